@@ -1,0 +1,92 @@
+"""The ``sacral-tumor-ai`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sacral_tumor_ai import __version__
+from sacral_tumor_ai.errors import SacralTumorAIError
+
+DEFAULT_OUTPUT = Path("sacral-tumor-ai-output")
+EXIT_USER_ERROR = 2
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from sacral_tumor_ai.demo import demo_ct_path
+    from sacral_tumor_ai.info import describe_image, format_description
+    from sacral_tumor_ai.io import read_image, write_json
+    from sacral_tumor_ai.preview import save_orthogonal_preview
+
+    source = Path(args.volume) if args.volume else demo_ct_path()
+    image = read_image(source, series=args.series)
+    description = describe_image(image, source)
+    out = Path(args.out)
+    preview = save_orthogonal_preview(
+        image, out / "preview.png", description["modality"]["guess"], title=source.name
+    )
+    description["preview_png"] = str(preview)
+    write_json(description, out / "info.json")
+    if args.json:
+        print(json.dumps(description, indent=2))
+    else:
+        print(format_description(description))
+        print(f"preview      {preview}")
+        print(f"details      {out / 'info.json'}")
+    return 0
+
+
+def _cmd_series(args: argparse.Namespace) -> int:
+    from sacral_tumor_ai.errors import InputImageError
+    from sacral_tumor_ai.io import list_dicom_series
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise InputImageError(folder, "is not a folder")
+    found = list_dicom_series(folder)
+    if not found:
+        raise InputImageError(folder, "contains no DICOM image series")
+    for series in found:
+        print(series.label())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sacral-tumor-ai",
+        description="Sacral and pelvic tumour segmentation, location and classification (research use, "
+        "not for diagnosis).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    info = commands.add_parser(
+        "info", help="geometry, modality check and a PNG of three orthogonal slices of a volume"
+    )
+    info.add_argument("volume", nargs="?", help="NIfTI, NRRD, MHA file or DICOM folder (default: bundled demo CT)")
+    info.add_argument("--series", help="series UID or description, when a DICOM folder holds several")
+    info.add_argument("--out", default=str(DEFAULT_OUTPUT), help="output folder (default: %(default)s)")
+    info.add_argument("--json", action="store_true", help="print the description as JSON")
+    info.set_defaults(handler=_cmd_info)
+
+    series = commands.add_parser("series", help="list the DICOM series in a folder")
+    series.add_argument("folder")
+    series.set_defaults(handler=_cmd_series)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except SacralTumorAIError as error:
+        print(f"sacral-tumor-ai {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""DICOM series discovery and reading (SimpleITK/GDCM), with an explicit choice when a folder holds several."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import SimpleITK as sitk
+
+from sacral_tumor_ai.errors import InputImageError, itk_error_summary
+
+# DICOM tags as SimpleITK names them.
+TAG_MODALITY = "0008|0060"
+TAG_SERIES_DESCRIPTION = "0008|103e"
+TAG_SERIES_UID = "0020|000e"
+
+
+@dataclass(frozen=True)
+class DicomSeries:
+    """One image series found in a folder."""
+
+    uid: str
+    description: str
+    modality: str
+    files: tuple[str, ...]
+
+    def label(self) -> str:
+        uid = self.uid or "(no series UID)"
+        return f"{uid}  '{self.description}'  {self.modality}  {len(self.files)} files"
+
+
+def _header(path: str) -> dict[str, str]:
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(path)
+    reader.ReadImageInformation()
+    return {key: reader.GetMetaData(key).strip() for key in reader.GetMetaDataKeys()}
+
+
+def list_dicom_series(folder: str | Path) -> list[DicomSeries]:
+    """All DICOM image series directly inside ``folder`` (not its subfolders)."""
+    folder = str(folder)
+    series = []
+    for uid in sitk.ImageSeriesReader.GetGDCMSeriesIDs(folder):
+        files = tuple(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(folder, uid))
+        if not files:
+            continue
+        header = _header(files[0])
+        series.append(
+            DicomSeries(
+                uid=uid,
+                description=header.get(TAG_SERIES_DESCRIPTION, ""),
+                modality=header.get(TAG_MODALITY, ""),
+                files=files,
+            )
+        )
+    return series
+
+
+def select_series(folder: str | Path, found: list[DicomSeries], choice: str | None) -> DicomSeries:
+    """The series named by ``choice`` (a series UID or description), or the only one."""
+    if not found:
+        raise InputImageError(folder, "contains no DICOM image series")
+    if choice is None:
+        if len(found) == 1:
+            return found[0]
+        listing = "\n  ".join(s.label() for s in found)
+        raise InputImageError(
+            folder,
+            f"contains {len(found)} DICOM series; choose one by series UID or description "
+            f"(--series):\n  {listing}",
+        )
+    wanted = choice.strip().lower()
+    matches = [s for s in found if wanted in (s.uid.lower(), s.description.lower())]
+    if len(matches) != 1:
+        listing = "\n  ".join(s.label() for s in found)
+        problem = "matches no series" if not matches else f"matches {len(matches)} series"
+        raise InputImageError(folder, f"'{choice}' {problem}; the folder holds:\n  {listing}")
+    return matches[0]
+
+
+def read_dicom_series(folder: str | Path, series: str | None = None) -> sitk.Image:
+    """Read one series of ``folder`` as a 3D image in LPS, with its DICOM Modality kept as metadata."""
+    chosen = select_series(folder, list_dicom_series(folder), series)
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(list(chosen.files))
+    try:
+        image = reader.Execute()
+    except RuntimeError as error:
+        raise InputImageError(folder, f"DICOM series could not be read: {itk_error_summary(error)}") from error
+    # The modality tag is the authoritative CT/MR answer when present; keep it with the image.
+    image.SetMetaData(TAG_MODALITY, chosen.modality)
+    image.SetMetaData(TAG_SERIES_DESCRIPTION, chosen.description)
+    image.SetMetaData(TAG_SERIES_UID, chosen.uid)
+    return image
+

@@ -1,0 +1,72 @@
+"""Read and write 3D images (NIfTI, NRRD, MetaImage, DICOM series) with their geometry intact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import SimpleITK as sitk
+
+from sacral_tumor_ai.errors import InputImageError, itk_error_summary
+from sacral_tumor_ai.io.atomic import atomic_output, full_suffix
+from sacral_tumor_ai.io.dicom_series import read_dicom_series
+from sacral_tumor_ai.io.validate import squeeze_trailing_singletons, validate_image
+
+IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+# Single-file formats only: a detached header would point at the temporary data file after the atomic move.
+WRITE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".mha")
+DICOM_SUFFIXES = (".dcm", ".ima", "")
+
+
+def read_image(path: str | Path, series: str | None = None) -> sitk.Image:
+    """Read a 3D volume from a file or a DICOM folder and check it (see :func:`validate_image`).
+
+    ``series`` chooses a series, by UID or description, when a DICOM folder holds several. A single DICOM
+    file stands for the series it belongs to, read from its folder.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputImageError(path, "no such file or folder")
+    if path.is_dir():
+        image = read_dicom_series(path, series)
+    else:
+        image = _read_file(path, series)
+    image = squeeze_trailing_singletons(image)
+    validate_image(image, path)
+    return image
+
+
+def _read_file(path: Path, series: str | None) -> sitk.Image:
+    suffix = full_suffix(path)
+    if path.stat().st_size == 0:
+        raise InputImageError(path, "is an empty file")
+    if suffix not in IMAGE_SUFFIXES and suffix in DICOM_SUFFIXES:
+        return read_dicom_series(path.parent, series or _series_uid_of(path))
+    if suffix not in IMAGE_SUFFIXES:
+        raise InputImageError(
+            path, f"has an unsupported format '{suffix}'; use NIfTI, NRRD, MetaImage or a DICOM folder"
+        )
+    try:
+        return sitk.ReadImage(str(path))
+    except RuntimeError as error:
+        raise InputImageError(path, f"cannot be read as an image ({itk_error_summary(error)})") from error
+
+
+def _series_uid_of(path: Path) -> str | None:
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as error:
+        raise InputImageError(path, f"is not a readable DICOM file ({itk_error_summary(error)})") from error
+    uid = reader.GetMetaData("0020|000e").strip() if reader.HasMetaDataKey("0020|000e") else ""
+    return uid or None
+
+
+def write_image(image: sitk.Image, path: str | Path, compress: bool = True) -> Path:
+    """Write ``image`` to ``path`` (format from the suffix), atomically: all or nothing."""
+    path = Path(path)
+    if full_suffix(path) not in WRITE_SUFFIXES:
+        raise ValueError(f"{path}: unsupported output format; use one of {', '.join(WRITE_SUFFIXES)}")
+    with atomic_output(path) as temporary:
+        sitk.WriteImage(image, str(temporary), compress)
+    return path

@@ -1,0 +1,59 @@
+"""The project's label table: one place for label values, names, colours and standard terminology.
+
+Every labelmap the project writes (model outputs, generated cohorts, exports) uses these values; the scene
+layer turns each entry into a Slicer segment with the same name, colour and terminology. Where labels
+overlap, the entry listed later is painted over the earlier ones (a tumour inside a bone stays tumour).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Code:
+    """A coded concept, e.g. SNOMED CT (scheme ``SCT``)."""
+
+    scheme: str
+    value: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class Label:
+    """One structure of the label table."""
+
+    name: str
+    value: int
+    display_name: str
+    color: tuple[float, float, float]
+    category: Code
+    type: Code
+    modifier: Code | None = None
+
+
+ANATOMICAL_STRUCTURE = Code("SCT", "123037004", "Anatomical Structure")
+ALTERED_STRUCTURE = Code("SCT", "49755003", "Morphologically Altered Structure")
+LEFT = Code("SCT", "7771000", "Left")
+RIGHT = Code("SCT", "24028007", "Right")
+HIP_BONE = Code("SCT", "29836001", "Hip bone")
+
+SACRUM = Label("sacrum", 4, "Sacrum", (0.69, 0.48, 0.40), ANATOMICAL_STRUCTURE, Code("SCT", "54735007", "Sacrum"))
+HIP_LEFT = Label("hip_left", 2, "Left hip bone", (0.95, 0.84, 0.57), ANATOMICAL_STRUCTURE, HIP_BONE, LEFT)
+HIP_RIGHT = Label("hip_right", 3, "Right hip bone", (0.56, 0.78, 0.91), ANATOMICAL_STRUCTURE, HIP_BONE, RIGHT)
+TUMOR = Label("tumor", 1, "Tumor", (0.90, 0.20, 0.15), ALTERED_STRUCTURE, Code("SCT", "86049000", "Neoplasm"))
+
+# Painting order: bones first, tumour last.
+LABELS: tuple[Label, ...] = (SACRUM, HIP_LEFT, HIP_RIGHT, TUMOR)
+
+
+def label_by_name(name: str) -> Label:
+    for label in LABELS:
+        if label.name == name:
+            return label
+    raise KeyError(f"unknown label '{name}'; known: {', '.join(l.name for l in LABELS)}")
+
+
+def label_values() -> dict[str, int]:
+    """Segment name -> value in the project's labelmaps (as ``result.json`` reports it)."""
+    return {label.name: label.value for label in sorted(LABELS, key=lambda l: l.value)}
