@@ -40,7 +40,14 @@ def list_dicom_series(folder: str | Path) -> list[DicomSeries]:
     """All DICOM image series directly inside ``folder`` (not its subfolders)."""
     folder = str(folder)
     series = []
-    for uid in sitk.ImageSeriesReader.GetGDCMSeriesIDs(folder):
+    # GDCM prints a warning for folders without a series; the caller reports that case in plain words.
+    warnings_were_shown = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        uids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(folder)
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(warnings_were_shown)
+    for uid in uids:
         files = tuple(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(folder, uid))
         if not files:
             continue

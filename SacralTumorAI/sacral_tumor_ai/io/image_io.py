@@ -9,12 +9,12 @@ import SimpleITK as sitk
 from sacral_tumor_ai.errors import InputImageError, itk_error_summary
 from sacral_tumor_ai.io.atomic import atomic_output, full_suffix
 from sacral_tumor_ai.io.dicom_series import read_dicom_series
+from sacral_tumor_ai.io.nifti_check import check_nifti_complete
 from sacral_tumor_ai.io.validate import squeeze_trailing_singletons, validate_image
 
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
 # Single-file formats only: a detached header would point at the temporary data file after the atomic move.
 WRITE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".mha")
-DICOM_SUFFIXES = (".dcm", ".ima", "")
 
 
 def read_image(path: str | Path, series: str | None = None) -> sitk.Image:
@@ -39,16 +39,24 @@ def _read_file(path: Path, series: str | None) -> sitk.Image:
     suffix = full_suffix(path)
     if path.stat().st_size == 0:
         raise InputImageError(path, "is an empty file")
-    if suffix not in IMAGE_SUFFIXES and suffix in DICOM_SUFFIXES:
+    if suffix not in IMAGE_SUFFIXES and _is_dicom(path):
         return read_dicom_series(path.parent, series or _series_uid_of(path))
     if suffix not in IMAGE_SUFFIXES:
         raise InputImageError(
             path, f"has an unsupported format '{suffix}'; use NIfTI, NRRD, MetaImage or a DICOM folder"
         )
+    if suffix in (".nii", ".nii.gz"):
+        check_nifti_complete(path)
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as error:
         raise InputImageError(path, f"cannot be read as an image ({itk_error_summary(error)})") from error
+
+
+def _is_dicom(path: Path) -> bool:
+    # DICOM files are named freely (often by UID), so recognise them by the "DICM" mark after the preamble.
+    with path.open("rb") as stream:
+        return stream.read(132)[128:132] == b"DICM"
 
 
 def _series_uid_of(path: Path) -> str | None:

@@ -1,0 +1,54 @@
+"""Shared fixtures: the real public scans in ../shared/data and small synthetic images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED_DATA = REPO.parent / "shared" / "data" / "totalsegmentator-examples"
+
+
+def _shared(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the tests need ../shared beside the repository (see README.md)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_ct_path() -> Path:
+    return _shared("example_ct.nii.gz")
+
+
+@pytest.fixture(scope="session")
+def real_mr_path() -> Path:
+    return _shared("example_mr_sm.nii.gz")
+
+
+@pytest.fixture(scope="session")
+def dicom_folder() -> Path:
+    return _shared("example_ct_dicom")
+
+
+def oblique_direction(angle_degrees: float = 17.0) -> tuple[float, ...]:
+    """A proper rotation about an oblique axis: exercises every element of the direction matrix."""
+    axis = np.array([1.0, 2.0, 3.0]) / np.sqrt(14.0)
+    angle = np.radians(angle_degrees)
+    cross = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    rotation = np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * cross @ cross
+    return tuple(rotation.ravel())
+
+
+@pytest.fixture
+def oblique_image() -> sitk.Image:
+    """A small float image with anisotropic spacing, an odd origin and an oblique direction."""
+    rng = np.random.default_rng(0)
+    image = sitk.GetImageFromArray(rng.normal(0, 100, (7, 9, 11)).astype(np.float32))
+    image.SetSpacing((0.7, 0.85, 2.5))
+    image.SetOrigin((-101.25, 37.5, -812.125))
+    image.SetDirection(oblique_direction())
+    return image
