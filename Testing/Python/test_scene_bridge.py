@@ -36,10 +36,11 @@ def scene():
 def synthetic_labelmap(reference: sitk.Image) -> sitk.Image:
     """Blocks of every label, the tumour overlapping the left hip bone's block as it would invade bone."""
     array = np.zeros(sitk.GetArrayViewFromImage(reference).shape, np.uint8)
-    array[40:70, 30:60, 70:95] = HIP_LEFT.value
-    array[40:70, 30:60, 20:45] = HIP_RIGHT.value
+    # The volume is stored with direction diag(-1, -1, 1): small i is the patient's left.
+    array[40:70, 30:60, 20:45] = HIP_LEFT.value
+    array[40:70, 30:60, 70:95] = HIP_RIGHT.value
     array[30:60, 50:70, 52:66] = SACRUM.value
-    array[50:62, 35:48, 75:88] = TUMOR.value
+    array[50:62, 35:48, 25:38] = TUMOR.value
     labelmap = sitk.GetImageFromArray(array)
     labelmap.CopyInformation(reference)
     return labelmap
