@@ -29,3 +29,11 @@ def itk_error_summary(error: Exception) -> str:
         if line.lower().startswith("description:"):
             return line.split(":", 1)[1].strip()
     return lines[-1] if lines else type(error).__name__
+
+
+class CancelledError(SacralTumorAIError):
+    """The user cancelled a running step; nothing was written or changed."""
+
+
+class AnatomyNotFoundError(SacralTumorAIError):
+    """The image does not show the anatomy a step needs (for example no pelvis in a CT's field of view)."""

@@ -57,3 +57,30 @@ def label_by_name(name: str) -> Label:
 def label_values() -> dict[str, int]:
     """Segment name -> value in the project's labelmaps (as ``result.json`` reports it)."""
     return {label.name: label.value for label in sorted(LABELS, key=lambda l: l.value)}
+
+
+TERMINOLOGY_CONTEXT = "Segmentation category and type - 3D Slicer General Anatomy list"
+ANATOMIC_CONTEXT = "Anatomic codes - DICOM master list"
+
+
+def _coded(code: Code | None) -> str:
+    return f"{code.scheme}^{code.value}^{code.meaning}" if code else "^^"
+
+
+def terminology_string(label: Label) -> str:
+    """The label's terminology as Slicer serialises it in segment tags and ``.seg.nrrd`` files:
+    context~category~type~type modifier~anatomic context~region~region modifier, codes as scheme^value^meaning."""
+    return "~".join(
+        (TERMINOLOGY_CONTEXT, _coded(label.category), _coded(label.type), _coded(label.modifier), ANATOMIC_CONTEXT, "^^", "^^")
+    )
+
+
+def coded_type(terminology: str) -> tuple[str, str]:
+    """(type code value, type modifier code value) of a serialised entry; empty strings where absent."""
+    parts = terminology.split("~")
+
+    def value(index: int) -> str:
+        fields = parts[index].split("^") if index < len(parts) else []
+        return fields[1] if len(fields) > 1 else ""
+
+    return value(2), value(3)

@@ -17,3 +17,7 @@ __all__ = [
     "validate_image",
     "write_image",
 ]
+
+from sacral_tumor_ai.io.seg_nrrd import read_seg_nrrd, write_seg_nrrd  # noqa: E402
+
+__all__ += ["read_seg_nrrd", "write_seg_nrrd"]

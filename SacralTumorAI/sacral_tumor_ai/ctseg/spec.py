@@ -1,0 +1,60 @@
+"""What a CT segmentation model expects, read from its package metadata (never hard-coded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sacral_tumor_ai.labels import label_by_name
+
+
+@dataclass(frozen=True)
+class CTModelSpec:
+    """Input grid and intensity windows of a CT segmentation model, and the meaning of its outputs."""
+
+    spacing: tuple[float, float, float]  # mm, on an axis-aligned LPS grid
+    windows: tuple[tuple[float, float], ...]  # HU ranges, one input channel each, scaled to [0, 1]
+    patch_size: tuple[int, int, int]  # voxels (x, y, z)
+    output_labels: tuple[str, ...]  # name of each output channel after background (channel 0)
+    overlap: float = 0.25
+    body_threshold_hu: float = -500.0
+    body_margin_mm: float = 10.0
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, Any]) -> CTModelSpec:
+        model_input = metadata["input"]
+        names = tuple(metadata["output"]["labels"])
+        for name in names:
+            label_by_name(name)  # unknown names fail here, with the known ones listed
+        return cls(
+            spacing=tuple(float(v) for v in model_input["spacing_mm"]),
+            windows=tuple((float(low), float(high)) for low, high in model_input["windows_hu"]),
+            patch_size=tuple(int(v) for v in model_input["patch_size"]),
+            output_labels=names,
+            overlap=float(model_input.get("overlap", 0.25)),
+            body_threshold_hu=float(model_input.get("body_threshold_hu", -500.0)),
+            body_margin_mm=float(model_input.get("body_margin_mm", 10.0)),
+        )
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "input": {
+                "spacing_mm": list(self.spacing),
+                "orientation": "LPS axis-aligned (any input orientation is resampled onto it)",
+                "windows_hu": [list(window) for window in self.windows],
+                "patch_size": list(self.patch_size),
+                "overlap": self.overlap,
+                "body_threshold_hu": self.body_threshold_hu,
+                "body_margin_mm": self.body_margin_mm,
+                "channels": [f"CT window {low:g}..{high:g} HU scaled to [0, 1]" for low, high in self.windows],
+            },
+            "output": {"activation": "softmax", "labels": list(self.output_labels)},
+        }
+
+    @property
+    def channels(self) -> int:
+        return len(self.windows)
+
+    def label_values(self) -> list[int]:
+        """Labelmap value of each output channel (background 0 first)."""
+        return [0] + [label_by_name(name).value for name in self.output_labels]
