@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     series = commands.add_parser("series", help="list the DICOM series in a folder")
     series.add_argument("folder")
     series.set_defaults(handler=_cmd_series)
+
+    from sacral_tumor_ai import cli_segmentation
+
+    cli_segmentation.register(commands)
     return parser
 
 

@@ -1,0 +1,63 @@
+"""Command-line commands of the CT segmentation model: ``train-seg`` and ``evaluate-seg``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import fields
+from pathlib import Path
+
+
+def _train(args: argparse.Namespace) -> int:
+    from sacral_tumor_ai.training.seg_train import SegTrainingConfig, train_segmentation
+
+    settings = json.loads(Path(args.config).read_text()) if args.config else {}
+    settings.update({"datalist": args.datalist, "out": args.out})
+    for name in ("epochs", "device", "init_filters", "seed", "batch_size"):
+        if getattr(args, name) is not None:
+            settings[name] = getattr(args, name)
+    known = {f.name for f in fields(SegTrainingConfig)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise SystemExit(f"train-seg: unknown configuration keys {unknown}; known: {sorted(known)}")
+    package = train_segmentation(SegTrainingConfig(**settings), resume=args.resume)
+    print(f"model package: {package}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from sacral_tumor_ai.evaluation.evaluate_seg import evaluate_segmentation_model
+
+    summary = evaluate_segmentation_model(args.model, args.datalist, args.split, args.out, args.provider, args.device, args.limit)
+    print(json.dumps(summary["summary"], indent=2))
+    print(f"per-case metrics: {Path(args.out) / 'metrics.csv'}")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser(
+        "train-seg",
+        help="train the CT segmentation model on a MONAI-style data list (resumable; works under torchrun)",
+    )
+    train.add_argument("--datalist", required=True, help="datalist.json with training and validation splits")
+    train.add_argument("--out", required=True, help="run folder: cache, checkpoint.pt, training_log.csv, model/")
+    train.add_argument("--config", help="JSON file of SegTrainingConfig settings")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--init-filters", dest="init_filters", type=int)
+    train.add_argument("--batch-size", dest="batch_size", type=int)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", help="cpu or cuda")
+    train.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint.pt")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate-seg", help="Dice, IoU and HD95 per structure of a segmentation model on a data-list split"
+    )
+    evaluate.add_argument("--model", required=True, help="model package folder")
+    evaluate.add_argument("--datalist", required=True)
+    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--out", required=True, help="folder for metrics.csv and metrics.json")
+    evaluate.add_argument("--provider", default="model", help="hip-bone provider: model, classical, totalsegmentator")
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--limit", type=int, help="evaluate only the first N cases")
+    evaluate.set_defaults(handler=_evaluate)

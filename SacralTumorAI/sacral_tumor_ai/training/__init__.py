@@ -1,0 +1,1 @@
+"""Training commands: data lists, checkpoints, multi-process training and the per-model trainers."""

@@ -1,0 +1,58 @@
+"""Training data for the CT segmentation model: the inference preprocessing, cached, plus MONAI augmentation.
+
+Images go through exactly the ``prepare_ct`` that inference uses (one pipeline), and labels onto the same
+model grid, so what the network learns is what it later sees.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sacral_tumor_ai.ctseg.preprocess import labels_to_grid, prepare_ct
+from sacral_tumor_ai.ctseg.spec import CTModelSpec
+from sacral_tumor_ai.io import read_image
+
+
+def cache_case(item: dict[str, Any], spec: CTModelSpec, cache: Path) -> dict[str, Any]:
+    """Preprocess one data-list item (or reuse its cached arrays); returns image (C,z,y,x) and label (1,z,y,x)."""
+    case_id = item.get("case_id") or Path(item["image"]).name.split(".")[0]
+    path = cache / f"{case_id}.npz"
+    if not path.exists():
+        prepared = prepare_ct(read_image(item["image"]), spec)
+        label = labels_to_grid(read_image(item["label"]), prepared.grid)
+        cache.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.stem}.partial.npz")
+        np.savez(temporary, image=prepared.channels.astype(np.float16), label=label)
+        temporary.replace(path)
+    with np.load(path) as data:
+        return {"image": data["image"].astype(np.float32), "label": data["label"][None], "case_id": case_id}
+
+
+def training_transforms(spec: CTModelSpec, samples_per_case: int):
+    """Random patches centred on foreground or background, small rotations/scaling, intensity jitter.
+
+    No left-right flips: they would turn a left hip bone into a right one without relabelling it.
+    """
+    from monai import transforms as T
+
+    roi = tuple(reversed(spec.patch_size))
+    return T.Compose(
+        [
+            T.SpatialPadd(keys=("image", "label"), spatial_size=roi, constant_values=0),
+            T.RandCropByPosNegLabeld(
+                keys=("image", "label"), label_key="label", spatial_size=roi, pos=2.0, neg=1.0,
+                num_samples=samples_per_case,
+            ),
+            T.RandAffined(
+                keys=("image", "label"), prob=0.3, rotate_range=(0.26, 0.26, 0.26), scale_range=(0.1, 0.1, 0.1),
+                mode=("bilinear", "nearest"), padding_mode="zeros",
+            ),
+            T.RandScaleIntensityd(keys="image", factors=0.1, prob=0.3),
+            T.RandShiftIntensityd(keys="image", offsets=0.05, prob=0.3),
+            T.RandGaussianNoised(keys="image", std=0.02, prob=0.2),
+            T.EnsureTyped(keys=("image", "label"), track_meta=False),
+        ]
+    )

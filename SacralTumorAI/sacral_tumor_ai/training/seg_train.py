@@ -1,0 +1,215 @@
+"""Train the CT segmentation model: ``sacral-tumor-ai train-seg``.
+
+Checkpoints every epoch (resume after an interruption with ``--resume``), validation Dice per label each
+epoch, best model exported as a model package; runs alone or under ``torchrun`` (DistributedDataParallel).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sacral_tumor_ai import __version__
+from sacral_tumor_ai.ctseg.inference import predict_labels
+from sacral_tumor_ai.ctseg.spec import CTModelSpec
+from sacral_tumor_ai.labels import LABELS, label_by_name, terminology_string
+from sacral_tumor_ai.training import distributed
+from sacral_tumor_ai.training.checkpoint import load_checkpoint, save_checkpoint
+from sacral_tumor_ai.training.datalist import load_datalist
+from sacral_tumor_ai.training.seg_data import cache_case, training_transforms
+
+OUTPUT_LABELS = ("tumor", "hip_left", "hip_right", "sacrum")
+
+
+@dataclass
+class SegTrainingConfig:
+    """Everything a run depends on; saved beside the checkpoints and in the exported model's metadata."""
+
+    datalist: str
+    out: str
+    spacing: tuple[float, float, float] = (2.0, 2.0, 2.0)
+    windows: tuple[tuple[float, float], ...] = ((-100.0, 300.0), (-250.0, 1250.0))
+    patch_size: tuple[int, int, int] = (96, 96, 96)
+    init_filters: int = 8
+    blocks_down: tuple[int, ...] = (1, 2, 2, 4, 4)
+    dsdepth: int = 3
+    epochs: int = 40
+    batch_size: int = 2
+    samples_per_case: int = 2
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-5
+    warmup_epochs: int = 2
+    seed: int = 0
+    device: str = "cpu"
+    name: str = "sacral-ct-seg"
+    version: str = "0.1.0"
+    training_data: str = ""
+    extra_metadata: dict[str, Any] = field(default_factory=dict)
+
+    def spec(self) -> CTModelSpec:
+        return CTModelSpec(tuple(self.spacing), tuple(tuple(w) for w in self.windows), tuple(self.patch_size), OUTPUT_LABELS)
+
+    def architecture(self) -> dict[str, Any]:
+        return {
+            "name": "SegResNetDS",
+            "params": {
+                "init_filters": self.init_filters,
+                "in_channels": len(self.windows),
+                "out_channels": len(OUTPUT_LABELS) + 1,
+                "blocks_down": list(self.blocks_down),
+                "dsdepth": self.dsdepth,
+                "norm": "instance",
+            },
+        }
+
+
+def _schedule(config: SegTrainingConfig):
+    def factor(epoch: int) -> float:
+        if epoch < config.warmup_epochs:
+            return (epoch + 1) / (config.warmup_epochs + 1)
+        progress = (epoch - config.warmup_epochs) / max(1, config.epochs - config.warmup_epochs)
+        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def dice_per_label(prediction: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    scores = {}
+    for name in OUTPUT_LABELS:
+        value = label_by_name(name).value
+        a, b = prediction == value, target == value
+        denominator = a.sum() + b.sum()
+        scores[name] = 1.0 if denominator == 0 else float(2 * (a & b).sum() / denominator)
+    return scores
+
+
+def _validate(network, cases: list[dict[str, Any]], spec: CTModelSpec, device: str) -> dict[str, float]:
+    network.eval()
+    per_case = [dice_per_label(predict_labels(network, case["image"], spec, device), case["label"][0]) for case in cases]
+    network.train()
+    return {name: float(np.mean([scores[name] for scores in per_case])) for name in OUTPUT_LABELS}
+
+
+def package_metadata(config: SegTrainingConfig, metrics: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
+    spec = config.spec()
+    return {
+        "name": config.name,
+        "version": config.version,
+        "task": "segmentation",
+        "modality": "CT",
+        "description": "Tumour, left and right hip bones and sacrum on noncontrast CT (seed 1's model 1, multi-label).",
+        "architecture": config.architecture(),
+        **spec.to_metadata(),
+        "labels": [
+            {"name": label.name, "value": label.value, "display_name": label.display_name, "color": list(label.color), "terminology": terminology_string(label)}
+            for label in LABELS
+        ],
+        "training": {
+            "data": config.training_data or f"data list {config.datalist}",
+            "cases": counts,
+            "config": json.loads(json.dumps(asdict(config))),
+            "software": f"sacral-tumor-ai {__version__}",
+        },
+        "metrics": metrics,
+        "licence": "Apache-2.0",
+        "intended_use": "Research and education only. Not for diagnosis or treatment decisions. Trained on "
+        "generated data and lesions inserted into real CT, not on patients with confirmed tumours.",
+        **config.extra_metadata,
+    }
+
+
+def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=print) -> Path:
+    """Train; return the exported model package's folder (the best validation epoch)."""
+    import torch
+    from monai.data import DataLoader, Dataset, list_data_collate
+    from monai.losses import DeepSupervisionLoss, DiceCELoss
+    from monai.utils import set_determinism
+    from torch.nn.parallel import DistributedDataParallel
+    from torch.utils.data.distributed import DistributedSampler
+
+    from sacral_tumor_ai.models.networks import build_network
+    from sacral_tumor_ai.models.package import save_package
+
+    group = distributed.start(config.device)
+    out = Path(config.out)
+    spec = config.spec()
+    cache = out / "cache"
+    training_items = load_datalist(config.datalist, "training")
+    validation_items = load_datalist(config.datalist, "validation")
+    if group.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+        for item in training_items + validation_items:  # the main process fills the cache once
+            cache_case(item, spec, cache)
+    distributed.barrier(group)
+    training_cases = [cache_case(item, spec, cache) for item in training_items]
+    validation_cases = [cache_case(item, spec, cache) for item in validation_items] if group.is_main else []
+
+    torch.manual_seed(config.seed)
+    network = build_network(config.architecture()).to(group.device)
+    model = DistributedDataParallel(network) if group.distributed else network
+    optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
+    loss_function = DeepSupervisionLoss(DiceCELoss(to_onehot_y=True, softmax=True))
+    start_epoch, best, history = 0, -1.0, []
+    checkpoint_path = out / "checkpoint.pt"
+    if resume and checkpoint_path.exists():
+        state = load_checkpoint(checkpoint_path)
+        network.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, best, history = int(state["epoch"]) + 1, float(state["best"]), list(state["history"])
+        if group.is_main:
+            log(f"resuming after epoch {start_epoch} (best mean validation Dice {best:.4f})")
+
+    dataset = Dataset(training_cases, training_transforms(spec, config.samples_per_case))
+    for epoch in range(start_epoch, config.epochs):
+        set_determinism(config.seed * 1000 + epoch * 10 + group.rank)
+        sampler = DistributedSampler(dataset, group.world_size, group.rank, seed=config.seed) if group.distributed else None
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        loader = DataLoader(dataset, batch_size=max(1, config.batch_size // config.samples_per_case), shuffle=sampler is None, sampler=sampler, num_workers=0, collate_fn=list_data_collate)
+        started, losses = time.perf_counter(), []
+        model.train()
+        for batch in loader:
+            optimizer.zero_grad(set_to_none=True)
+            outputs = model(batch["image"].to(group.device))
+            loss = loss_function(outputs, batch["label"].to(group.device))
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.item()))
+        scheduler.step()
+        if not group.is_main:
+            distributed.barrier(group)
+            continue
+        dice = _validate(network, validation_cases, spec, group.device)
+        mean_dice = float(np.mean(list(dice.values())))
+        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": round(time.perf_counter() - started, 1), "mean_dice": mean_dice, **{f"dice_{k}": v for k, v in dice.items()}}
+        history.append(record)
+        log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        if mean_dice > best:
+            best = mean_dice
+            metrics = {"validation_model_grid": {"epoch": epoch + 1, "dice": dice, "mean_dice": mean_dice, "cases": len(validation_cases)}}
+            save_package(network.state_dict(), package_metadata(config, metrics, {"training": len(training_cases), "validation": len(validation_cases)}), out / "model")
+        save_checkpoint(
+            {"model": network.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch, "best": best, "history": history},
+            checkpoint_path,
+        )
+        _write_history(history, out / "training_log.csv")
+        distributed.barrier(group)
+    distributed.stop(group)
+    return out / "model"
+
+
+def _write_history(history: list[dict[str, Any]], path: Path) -> None:
+    with path.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
