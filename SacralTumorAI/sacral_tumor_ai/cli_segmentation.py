@@ -34,7 +34,34 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from sacral_tumor_ai.demo import demo_ct_path
+    from sacral_tumor_ai.progress import Progress
+    from sacral_tumor_ai.run import run_case
+
+    source = args.input or demo_ct_path()
+    progress = Progress(report=(lambda fraction, message: print(f"[{fraction:4.0%}] {message}", flush=True)) if args.verbose else None)
+    result = run_case(source, args.out, args.model, args.provider, args.device, args.series, progress)
+    print(f"input        {source}")
+    print("volumes (mL) " + ", ".join(f"{name} {volume:.1f}" for name, volume in result["volumes_ml"].items()))
+    print(f"time         {result['timings_s']['end_to_end']:.1f} s")
+    for warning in result["warnings"]:
+        print(f"warning      {warning}")
+    print(f"outputs      {Path(args.out).resolve()} ({', '.join(result['files'].values())})")
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser("run", help="segment a CT: .seg.nrrd, NIfTI labelmap, result.json and a preview PNG")
+    run.add_argument("input", nargs="?", help="CT file or DICOM folder (default: the bundled demo case)")
+    run.add_argument("--out", default="sacral-tumor-ai-output", help="output folder (default: %(default)s)")
+    run.add_argument("--model", help="segmentation model package folder (default: the bundled model)")
+    run.add_argument("--provider", default="model", help="hip-bone provider: model, classical, totalsegmentator")
+    run.add_argument("--device", default="cpu", help="cpu or cuda")
+    run.add_argument("--series", help="series UID or description, when a DICOM folder holds several")
+    run.add_argument("--verbose", action="store_true", help="print progress")
+    run.set_defaults(handler=_run)
+
     train = commands.add_parser(
         "train-seg",
         help="train the CT segmentation model on a MONAI-style data list (resumable; works under torchrun)",

@@ -9,3 +9,8 @@ from pathlib import Path
 def demo_ct_path() -> Path:
     """Path of the bundled real CT (TotalSegmentator example, Apache-2.0, 3 mm, whole pelvis in view)."""
     return Path(str(resources.files("sacral_tumor_ai") / "data" / "demo" / "example_ct.nii.gz"))
+
+
+def bundled_model_path(name: str) -> Path:
+    """Folder of a model package shipped with the software (``ct-seg``, ...)."""
+    return Path(str(resources.files("sacral_tumor_ai") / "data" / "models" / name))

@@ -1,0 +1,105 @@
+"""The main job end to end on toy data with a model trained by the project's own trainer.
+
+The toy model is small and briefly trained, so these tests check the pipeline's behaviour (files, geometry,
+orientation, errors), not accuracy; accuracy is measured by the evaluation scripts on generated cohorts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from sacral_tumor_ai.errors import AnatomyNotFoundError, ModalityError
+from sacral_tumor_ai.evaluation.segmentation_metrics import dice
+from sacral_tumor_ai.io import read_image, read_seg_nrrd, write_image
+from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, TUMOR
+from sacral_tumor_ai.models.package import ModelPackageError, load_package
+from sacral_tumor_ai.run import run_case
+from sacral_tumor_ai.training.seg_train import SegTrainingConfig, train_segmentation
+from toy_ct import TINY_TRAINING, toy_case, write_toy_datalist
+
+
+@pytest.fixture(scope="module")
+def toy_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("toy-model")
+    datalist = write_toy_datalist(folder / "data", counts=(6, 2, 0))
+    config = SegTrainingConfig(datalist=str(datalist), out=str(folder / "run"), epochs=25, **TINY_TRAINING)
+    return train_segmentation(config, log=lambda *_: None)
+
+
+@pytest.fixture
+def toy_ct(tmp_path: Path) -> Path:
+    image, _ = toy_case(101)
+    return write_image(image, tmp_path / "toy_ct.nii.gz")
+
+
+def test_outputs_are_complete_and_consistent(toy_model: Path, toy_ct: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_case(toy_ct, out, model=toy_model)
+    assert sorted(p.name for p in out.iterdir()) == ["preview.png", "result.json", "segmentation.nii.gz", "segmentation.seg.nrrd"]
+    saved = json.loads((out / "result.json").read_text())
+    assert saved["labels"] == {"tumor": 1, "hip_left": 2, "hip_right": 3, "sacrum": 4}
+    assert saved["models"]["segmentation"]["name"] == "sacral-ct-seg"
+    labelmap = read_image(out / "segmentation.nii.gz")
+    image = read_image(toy_ct)
+    assert labelmap.GetSize() == image.GetSize() and labelmap.GetOrigin() == image.GetOrigin()
+    voxel_ml = np.prod(image.GetSpacing()) / 1000
+    counts = np.bincount(sitk.GetArrayViewFromImage(labelmap).ravel(), minlength=5)
+    for name, value in saved["labels"].items():
+        assert saved["volumes_ml"][name] == pytest.approx(counts[value] * voxel_ml, abs=1e-3)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(read_seg_nrrd(out / "segmentation.seg.nrrd")), sitk.GetArrayFromImage(labelmap))
+    assert result["timings_s"]["end_to_end"] > 0
+    # Left is left: the hip bone labelled left lies on the patient's left (+x in LPS).
+    array = sitk.GetArrayFromImage(labelmap)
+    assert np.argwhere(array == HIP_LEFT.value)[:, 2].mean() > np.argwhere(array == HIP_RIGHT.value)[:, 2].mean()
+
+
+@pytest.mark.parametrize(("order", "flips"), [((0, 1, 2), (True, False, False)), ((2, 1, 0), (False, True, True))])
+def test_any_orientation_gives_the_same_segmentation(toy_model: Path, toy_ct: Path, tmp_path: Path, order, flips) -> None:
+    """A feet-first, mirrored-storage or permuted scan is the same patient: same masks in physical space."""
+    image = read_image(toy_ct)
+    stored = sitk.Flip(sitk.PermuteAxes(image, list(order)), list(flips))
+    reference = run_case(toy_ct, tmp_path / "a", model=toy_model)
+    run_case(write_image(stored, tmp_path / "stored.nii.gz"), tmp_path / "b", model=toy_model)
+    other = read_image(tmp_path / "b" / "segmentation.nii.gz")
+    assert other.GetDirection() == stored.GetDirection()
+    back = sitk.Resample(other, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+    original = sitk.GetArrayFromImage(read_image(tmp_path / "a" / "segmentation.nii.gz"))
+    moved = sitk.GetArrayFromImage(back)
+    for value in (HIP_LEFT.value, HIP_RIGHT.value):
+        assert dice(original == value, moved == value) > 0.97
+    assert reference["volumes_ml"]["hip_left"] > 0
+
+
+def test_mr_is_refused_and_nothing_written(toy_model: Path, real_mr_path: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModalityError, match="looks like MR"):
+        run_case(real_mr_path, tmp_path / "out", model=toy_model)
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_pelvis_in_view(toy_model: Path, tmp_path: Path) -> None:
+    image, labels = toy_case(7)
+    array = sitk.GetArrayFromImage(image)
+    array[sitk.GetArrayViewFromImage(labels) > 0] = 40  # soft tissue only: no bone anywhere
+    no_bone = sitk.GetImageFromArray(array)
+    no_bone.CopyInformation(image)
+    with pytest.raises(AnatomyNotFoundError, match="no pelvis"):
+        run_case(write_image(no_bone, tmp_path / "abdomen.nii.gz"), tmp_path / "out", model=toy_model)
+    assert not (tmp_path / "out").exists()
+
+
+def test_tampered_model_is_refused(toy_model: Path, toy_ct: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = Path(shutil.copytree(toy_model, tmp_path / "model"))
+    data = bytearray((copy / "weights.safetensors").read_bytes())
+    data[len(data) // 2] ^= 1
+    (copy / "weights.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ModelPackageError, match="checksum"):
+        run_case(toy_ct, tmp_path / "out", model=copy)
+    assert not (tmp_path / "out").exists()
+    assert load_package(toy_model)  # the original is untouched
