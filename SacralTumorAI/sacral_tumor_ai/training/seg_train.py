@@ -10,7 +10,7 @@ import csv
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,8 @@ class SegTrainingConfig:
     out: str
     spacing: tuple[float, float, float] = (2.0, 2.0, 2.0)
     windows: tuple[tuple[float, float], ...] = ((-100.0, 300.0), (-250.0, 1250.0))
-    patch_size: tuple[int, int, int] = (96, 96, 96)
+    patch_size: tuple[int, int, int] = (96, 96, 96)  # inference window (x, y, z)
+    train_patch_size: tuple[int, int, int] | None = None  # smaller training patches are cheaper; None = patch_size
     init_filters: int = 8
     blocks_down: tuple[int, ...] = (1, 2, 2, 4, 4)
     dsdepth: int = 3
@@ -169,7 +170,8 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
         if group.is_main:
             log(f"resuming after epoch {start_epoch} (best mean validation Dice {best:.4f})")
 
-    dataset = Dataset(training_cases, training_transforms(spec, config.samples_per_case))
+    train_spec = replace(spec, patch_size=tuple(config.train_patch_size or spec.patch_size))
+    dataset = Dataset(training_cases, training_transforms(train_spec, config.samples_per_case))
     for epoch in range(start_epoch, config.epochs):
         set_determinism(config.seed * 1000 + epoch * 10 + group.rank)
         sampler = DistributedSampler(dataset, group.world_size, group.rank, seed=config.seed) if group.distributed else None

@@ -1,0 +1,117 @@
+"""CT segmentation speed and memory: a 512 x 512 x 300 CT end to end (target <= 30 s, peak RSS <= 4 GB on
+the 2-core CPU), the network's time against the compute floor, and the classical hip-bone provider beside
+the model (time, and Dice on generated cases when a data list is given).
+
+    .venv/bin/python benchmarks/bench_ct_segmentation.py [--model DIR] [--datalist D --cases N] [--huge]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compute_floor import forward_flops, matmul_flops_per_second, peak_rss_gb  # noqa: E402
+
+from sacral_tumor_ai.ctseg.inference import count_windows  # noqa: E402
+from sacral_tumor_ai.ctseg.preprocess import prepare_ct  # noqa: E402
+from sacral_tumor_ai.ctseg.spec import CTModelSpec  # noqa: E402
+from sacral_tumor_ai.demo import bundled_model_path, demo_case_path  # noqa: E402
+from sacral_tumor_ai.io import read_image, write_image  # noqa: E402
+from sacral_tumor_ai.models.networks import load_network  # noqa: E402
+from sacral_tumor_ai.models.package import load_package  # noqa: E402
+
+
+def resampled_case(size: tuple[int, int, int]) -> sitk.Image:
+    """The bundled demo CT (real anatomy with an inserted lesion) on a finer grid of ``size`` voxels, same
+    field of view: a stand-in for a typical thin-slice pelvic CT."""
+    source = read_image(demo_case_path())
+    extent = [n * s for n, s in zip(source.GetSize(), source.GetSpacing())]
+    grid = sitk.Image(list(size), sitk.sitkInt16)
+    grid.SetSpacing([e / n for e, n in zip(extent, size)])
+    grid.SetDirection(source.GetDirection())
+    corner = source.TransformContinuousIndexToPhysicalPoint([-0.5, -0.5, -0.5])
+    direction = np.asarray(source.GetDirection()).reshape(3, 3)
+    grid.SetOrigin(tuple(np.asarray(corner) + direction @ (np.asarray(grid.GetSpacing()) / 2)))
+    return sitk.Resample(source, grid, sitk.Transform(), sitk.sitkLinear, -1024, sitk.sitkInt16)
+
+
+def run_child(path: Path, out: Path, model: Path, provider: str = "model") -> tuple[float, dict]:
+    """``sacral-tumor-ai run`` in a fresh process: wall time and result; its peak RSS is read afterwards."""
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "sacral_tumor_ai", "run", str(path), "--out", str(out), "--model", str(model), "--provider", provider],
+        check=True, capture_output=True, text=True,
+    )
+    return time.perf_counter() - start, json.loads((out / "result.json").read_text())
+
+
+def network_floor(package, size: tuple[int, int, int], rate: float) -> tuple[float, float, float]:
+    """(network FLOPs for the case, seconds at the floor, measured network seconds)."""
+    import torch
+
+    spec = CTModelSpec.from_metadata(package.metadata)
+    prepared = prepare_ct(resampled_case(size), spec)
+    network = load_network(package)
+    patch = torch.zeros(1, spec.channels, *reversed(spec.patch_size))
+    windows = count_windows(prepared.channels.shape[1:], tuple(reversed(spec.patch_size)), spec.overlap)
+    flops = forward_flops(network, patch) * windows
+    return flops, flops / rate, windows
+
+
+def classical_vs_model(model: Path, datalist: str, cases: int) -> None:
+    from sacral_tumor_ai.evaluation.evaluate_seg import evaluate_segmentation_model
+
+    for provider in ("model", "classical"):
+        with tempfile.TemporaryDirectory() as folder:
+            started = time.perf_counter()
+            result = evaluate_segmentation_model(model, datalist, "test", folder, provider, limit=cases)
+            seconds = (time.perf_counter() - started) / max(1, result["cases"])
+        dice = {name: round(values["dice"]["mean"], 3) for name, values in result["summary"].items() if name != "tumor"}
+        print(f"provider {provider:9s}: {seconds:5.1f} s/case (whole pipeline), bone Dice {dice} on {result['cases']} generated test cases")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(bundled_model_path("ct-seg")))
+    parser.add_argument("--datalist", help="generated cohort data list, for the classical-vs-model Dice")
+    parser.add_argument("--cases", type=int, default=5)
+    parser.add_argument("--huge", action="store_true", help="also a 1024 x 1024 x 900 scan (memory check)")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(2)
+    package = load_package(args.model)
+    rate = matmul_flops_per_second()
+    print(f"machine: float32 matmul {rate / 1e9:.0f} GFLOP/s with {torch.get_num_threads()} threads")
+    sizes = [(512, 512, 300)] + ([(1024, 1024, 900)] if args.huge else [])
+    with tempfile.TemporaryDirectory() as folder:
+        for size in sizes:
+            path = write_image(resampled_case(size), Path(folder) / f"ct_{size[0]}x{size[1]}x{size[2]}.nii.gz", compress=False)
+            seconds, result = run_child(path, Path(folder) / f"out{size[0]}", Path(args.model))
+            rss = peak_rss_gb(children=True)
+            flops, floor_seconds, windows = network_floor(package, size, rate)
+            network_seconds = result["timings_s"]["network"]
+            label = "x".join(str(v) for v in size)
+            print(f"{label}: end to end {seconds:.1f} s (target <= 30 s: {'met' if seconds <= 30 else 'NOT met'}), peak RSS {rss:.2f} GB (target <= 4 GB: {'met' if rss <= 4 else 'NOT met'})")
+            print(f"{label}: network {network_seconds:.1f} s for {windows} windows, {flops / 1e9:.0f} GFLOP; floor {floor_seconds:.1f} s; time / floor = {network_seconds / floor_seconds:.2f} (network), {seconds / floor_seconds:.2f} (end to end)")
+            print(f"{label}: stages {result['timings_s']}")
+            classical_started = time.perf_counter()
+            from sacral_tumor_ai.bones.classical import classical_bone_labels
+
+            classical_bone_labels(read_image(path))
+            print(f"{label}: classical hip-bone provider alone {time.perf_counter() - classical_started:.1f} s")
+    if args.datalist:
+        classical_vs_model(Path(args.model), args.datalist, args.cases)
+
+
+if __name__ == "__main__":
+    main()
