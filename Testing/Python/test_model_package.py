@@ -75,3 +75,15 @@ def test_weights_that_do_not_fit_the_architecture(package_folder: Path) -> None:
     (package_folder / "model.json").write_text(json.dumps(metadata))
     with pytest.raises(ModelPackageError, match="do not fit the architecture"):
         load_network(load_package(package_folder))
+
+
+def test_model_card_states_use_and_checksum(package_folder: Path) -> None:
+    from sacral_tumor_ai.models.model_card import metrics_table, write_model_card
+
+    package = load_package(package_folder)
+    table = metrics_table({"tumor": {"dice": {"mean": 0.861, "sd": 0.052}, "cases": 12}}, ("dice", "cases"))
+    card = write_model_card(package, {"Results": table}).read_text()
+    assert "tests only" in card and package.metadata["weights"]["sha256"] in card
+    assert "| tumor | 0.861 ± 0.052 | 12 |" in card
+    # The card is beside the weights but not part of the checksum: adding it keeps the package loadable.
+    assert load_package(package_folder).name == "test-model"
