@@ -103,3 +103,17 @@ def test_tampered_model_is_refused(toy_model: Path, toy_ct: Path, tmp_path: Path
         run_case(toy_ct, tmp_path / "out", model=copy)
     assert not (tmp_path / "out").exists()
     assert load_package(toy_model)  # the original is untouched
+
+
+def test_thick_slices_give_masks_on_the_thick_grid(toy_model: Path, toy_ct: Path, tmp_path: Path) -> None:
+    """A scan with slices twice as thick as the model's grid still gives masks on its own grid."""
+    from sacral_tumor_ai.resample import resample_to_spacing
+
+    image = read_image(toy_ct)
+    thick = sitk.Cast(resample_to_spacing(image, (4.0, 4.0, 8.0)), sitk.sitkInt16)
+    result = run_case(write_image(thick, tmp_path / "thick.nii.gz"), tmp_path / "out", model=toy_model)
+    labelmap = read_image(tmp_path / "out" / "segmentation.nii.gz")
+    assert labelmap.GetSize() == thick.GetSize() and labelmap.GetSpacing() == thick.GetSpacing()
+    thin = run_case(toy_ct, tmp_path / "thin", model=toy_model)
+    for name in ("hip_left", "hip_right"):
+        assert result["volumes_ml"][name] == pytest.approx(thin["volumes_ml"][name], rel=0.25)
