@@ -54,6 +54,16 @@ def _cmd_series(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cohort(args: argparse.Namespace) -> int:
+    from sacral_tumor_ai.phantom.case import ScanSettings
+    from sacral_tumor_ai.phantom.cohort import write_cohort
+
+    settings = ScanSettings(in_plane_mm=tuple(args.in_plane_mm), slice_mm=tuple(args.slice_mm))
+    dataset = write_cohort(args.out, args.cases, args.seed, args.source, settings, montage=not args.no_montage)
+    print(f"cohort: {dataset['cases']} cases in {args.out} (splits {dataset['counts']})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sacral-tumor-ai",
@@ -75,6 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
     series = commands.add_parser("series", help="list the DICOM series in a folder")
     series.add_argument("folder")
     series.set_defaults(handler=_cmd_series)
+
+    cohort = commands.add_parser("cohort", help="generate a labelled pelvic-tumour cohort (images, labels, clinical CSV, data list)")
+    cohort.add_argument("--cases", type=int, required=True)
+    cohort.add_argument("--seed", type=int, default=0)
+    cohort.add_argument("--out", required=True)
+    cohort.add_argument("--modality", choices=("ct",), default="ct", help="ct (MRI rendering is not built yet)")
+    cohort.add_argument("--source", choices=("generated", "real"), default="generated", help="procedural patients, or lesions inserted into the bundled real CT")
+    cohort.add_argument("--in-plane-mm", type=float, nargs=2, default=(0.6, 1.0), metavar=("MIN", "MAX"))
+    cohort.add_argument("--slice-mm", type=float, nargs=2, default=(1.0, 5.0), metavar=("MIN", "MAX"))
+    cohort.add_argument("--no-montage", action="store_true", help="skip the per-case PNG montages")
+    cohort.set_defaults(handler=_cmd_cohort)
 
     from sacral_tumor_ai import cli_segmentation
 

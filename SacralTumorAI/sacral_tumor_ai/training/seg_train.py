@@ -48,6 +48,7 @@ class SegTrainingConfig:
     weight_decay: float = 1e-5
     warmup_epochs: int = 2
     seed: int = 0
+    max_validation_cases: int | None = None  # validate on the first N cases only (faster epochs)
     device: str = "cpu"
     name: str = "sacral-ct-seg"
     version: str = "0.1.0"
@@ -143,7 +144,7 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
     spec = config.spec()
     cache = out / "cache"
     training_items = load_datalist(config.datalist, "training")
-    validation_items = load_datalist(config.datalist, "validation")
+    validation_items = load_datalist(config.datalist, "validation")[: config.max_validation_cases]
     if group.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")

@@ -1,0 +1,1 @@
+"""Bone segmentation without trained weights (baseline and fallback)."""

@@ -1,0 +1,105 @@
+"""One generated patient: clinical data, anatomy, tumour, pose and scan geometry, rendered as CT."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from sacral_tumor_ai.labels import TUMOR
+from sacral_tumor_ai.phantom.anatomy import Pelvis
+from sacral_tumor_ai.phantom.body import Body
+from sacral_tumor_ai.phantom.classes import sample_age, sample_class, sample_sex
+from sacral_tumor_ai.phantom.ct import compute_fields, render
+from sacral_tumor_ai.phantom.grid import Grid
+from sacral_tumor_ai.phantom.pose import Pose
+from sacral_tumor_ai.phantom.tumours import Tumour, sample_tumour
+
+GENERATOR_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """Scan geometry ranges; each case samples its own values inside them."""
+
+    size: tuple[int, int, int] | None = None  # fixed voxel counts (x, y, z), or None to follow the field of view
+    in_plane_mm: tuple[float, float] = (0.6, 1.0)
+    slice_mm: tuple[float, float] = (1.0, 5.0)
+    field_of_view_mm: tuple[float, float] = (330.0, 420.0)  # in-plane, when size is None
+    length_mm: tuple[float, float] = (200.0, 270.0)  # head-foot coverage, when size is None
+    max_rotation_degrees: float = 20.0
+    max_shift_mm: float = 20.0
+    noise_hu: tuple[float, float] = (8.0, 22.0)
+
+
+@dataclass
+class GeneratedCase:
+    case_id: str
+    image: sitk.Image
+    labelmap: sitk.Image
+    clinical: dict[str, Any]
+    tumour: Tumour
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def case_rng(seed: int, index: int) -> np.random.Generator:
+    """Case ``index`` of cohort ``seed`` is the same whatever the cohort size or the order of generation."""
+    return np.random.default_rng(np.random.SeedSequence([seed, index]))
+
+
+def sample_grid(rng: np.random.Generator, settings: ScanSettings) -> Grid:
+    in_plane = float(rng.uniform(*settings.in_plane_mm))
+    thickness = float(rng.uniform(*settings.slice_mm))
+    if settings.size is not None:
+        size = settings.size
+    else:
+        fov = rng.uniform(*settings.field_of_view_mm)
+        size = (int(fov / in_plane), int(fov / in_plane), int(rng.uniform(*settings.length_mm) / thickness))
+    # The field of view is centred near the pelvis but may cut it at the edges.
+    centre = (rng.normal(0, 12), rng.normal(5, 10), rng.normal(-5, 25))
+    return Grid.around(size, (in_plane, in_plane, thickness), centre)
+
+
+def generate_case(seed: int, index: int, settings: ScanSettings = ScanSettings(), class_name: str | None = None) -> GeneratedCase:
+    """Generate case ``index`` of cohort ``seed`` as a CT (optionally forcing the tumour class)."""
+    from sacral_tumor_ai.phantom.classes import class_by_name
+
+    rng = case_rng(seed, index)
+    tumour_class = class_by_name(class_name) if class_name else sample_class(rng)
+    sex = sample_sex(rng, tumour_class)
+    age = sample_age(rng, tumour_class)
+    pelvis = Pelvis.sample(rng, sex)
+    body = Body.sample(rng, pelvis)
+    tumour = sample_tumour(rng, pelvis, tumour_class)
+    pose = Pose.sample(rng, settings.max_rotation_degrees, settings.max_shift_mm)
+    grid = sample_grid(rng, settings)
+    fields = compute_fields(grid, pose, pelvis, body, tumour, rng)
+    hu, labels = render(fields, tumour, rng, age, grid.spacing, float(rng.uniform(*settings.noise_hu)))
+    image = sitk.GetImageFromArray(hu)
+    image.SetSpacing(grid.spacing)
+    image.SetOrigin(grid.origin)
+    labelmap = sitk.GetImageFromArray(labels)
+    labelmap.CopyInformation(image)
+    voxel_ml = float(np.prod(grid.spacing)) / 1000.0
+    case_id = f"case{seed:03d}_{index:05d}"
+    clinical = {
+        "case_id": case_id,
+        "class": tumour_class.name,
+        "age": age,
+        "sex": sex,
+        "zone": tumour.zone,
+        "side": tumour.side,
+        "sacral_level": tumour.sacral_level,
+        "tumour_volume_ml": round(float((labels == TUMOR.value).sum()) * voxel_ml, 2),
+    }
+    details = {
+        "generator_version": GENERATOR_VERSION,
+        "spacing_mm": list(grid.spacing),
+        "size": list(grid.size),
+        "pose_rotation": pose.rotation.round(6).tolist(),
+        "pose_translation_mm": pose.translation.round(3).tolist(),
+        "tumour": {k: v for k, v in tumour.__dict__.items() if k not in ("lobes",)},
+    }
+    return GeneratedCase(case_id, image, labelmap, clinical, tumour, details)

@@ -1,0 +1,117 @@
+"""``sacral-tumor-ai cohort``: a deterministic labelled cohort on disk, in a documented layout.
+
+    DIR/dataset.json     what the cohort is: generator version, seed, label table, class names, counts
+    DIR/datalist.json    MONAI-style {"training", "validation", "test"} lists (stratified by class, 70/15/15)
+    DIR/clinical.csv     case_id, split, class, age, sex, zone, side, sacral_level, tumour_volume_ml, source
+    DIR/images/<case>_ct.nii.gz, DIR/labels/<case>.nii.gz, DIR/montages/<case>.png
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sacral_tumor_ai.io import atomic_output, read_image, write_image, write_json
+from sacral_tumor_ai.labels import LABELS, terminology_string
+from sacral_tumor_ai.phantom.case import GENERATOR_VERSION, ScanSettings, case_rng, generate_case
+from sacral_tumor_ai.phantom.classes import CLASS_NAMES, CLASSES, class_by_name, sample_class
+
+SPLIT_SHARES = (("training", 0.70), ("validation", 0.15), ("test", 0.15))
+CSV_COLUMNS = ("case_id", "split", "class", "age", "sex", "zone", "side", "sacral_level", "tumour_volume_ml", "source")
+
+
+def stratified_splits(classes: list[str], seed: int) -> list[str]:
+    """A split name per case: within each class, a seeded shuffle cut 70/15/15 (at least one training case)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 999_983]))
+    splits = [""] * len(classes)
+    for name in sorted(set(classes)):
+        members = [i for i, c in enumerate(classes) if c == name]
+        rng.shuffle(members)
+        n = len(members)
+        n_validation = int(round(n * SPLIT_SHARES[1][1]))
+        n_test = int(round(n * SPLIT_SHARES[2][1]))
+        n_training = max(1, n - n_validation - n_test)
+        for position, index in enumerate(members):
+            splits[index] = "training" if position < n_training else ("validation" if position < n_training + n_validation else "test")
+    return splits
+
+
+def _write_case(out: Path, case_id: str, image, labelmap, montage: bool) -> dict[str, str]:
+    from sacral_tumor_ai.preview import save_orthogonal_preview
+
+    image_path = write_image(image, out / "images" / f"{case_id}_ct.nii.gz")
+    label_path = write_image(labelmap, out / "labels" / f"{case_id}.nii.gz")
+    if montage:
+        save_orthogonal_preview(image, out / "montages" / f"{case_id}.png", "CT", labelmap, title=case_id)
+    return {"image": str(image_path.relative_to(out)), "label": str(label_path.relative_to(out))}
+
+
+def write_cohort(
+    out: str | Path,
+    cases: int,
+    seed: int,
+    source: str = "generated",
+    settings: ScanSettings = ScanSettings(),
+    montage: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Generate ``cases`` CT cases (``source`` "generated", or "real" for lesions inserted into the bundled
+    real CT) and write the layout above; returns dataset.json's content."""
+    out = Path(out)
+    records: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    real_ct = None
+    if source == "real":
+        from sacral_tumor_ai.demo import demo_ct_path
+
+        real_ct = read_image(demo_ct_path())
+    for index in range(cases):
+        if source == "real":
+            from sacral_tumor_ai.phantom.insert import insert_case
+
+            rng = case_rng(seed, index)
+            tumour_class = sample_class(rng)
+            image, labelmap, info = insert_case(real_ct, tumour_class, rng)
+            case_id = f"real{seed:03d}_{index:05d}"
+            clinical = {"case_id": case_id, "class": info["class"], "age": info["age"], "sex": info["sex"], "zone": info["zone"], "side": "", "sacral_level": "", "tumour_volume_ml": info["volume_ml"]}
+        else:
+            case = generate_case(seed, index, settings)
+            image, labelmap, clinical, case_id = case.image, case.labelmap, case.clinical, case.case_id
+        files = _write_case(out, case_id, image, labelmap, montage)
+        records.append({**clinical, **files, "source": source})
+        if (index + 1) % 10 == 0 or index + 1 == cases:
+            log(f"{index + 1}/{cases} cases, {(time.perf_counter() - started) / (index + 1):.1f} s per case")
+    for record, split in zip(records, stratified_splits([r["class"] for r in records], seed)):
+        record["split"] = split
+    datalist = {
+        name: [{"case_id": r["case_id"], "image": r["image"], "label": r["label"], "class": r["class"], "age": r["age"], "sex": r["sex"]} for r in records if r["split"] == name]
+        for name, _ in SPLIT_SHARES
+    }
+    write_json(datalist, out / "datalist.json")
+    with atomic_output(out / "clinical.csv") as temporary, temporary.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(records)
+    dataset = {
+        "name": "SacralTumorAI generated cohort",
+        "modality": "CT",
+        "source": source,
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "cases": cases,
+        "labels": {"tumor_only" if source == "real" else "all": True, "table": [{"name": l.name, "value": l.value, "terminology": terminology_string(l)} for l in LABELS]},
+        "classes": list(CLASS_NAMES),
+        "class_priors": {c.name: c.prevalence for c in CLASSES},
+        "counts": {name: len(items) for name, items in datalist.items()},
+        "note": "Synthetic data made by SacralTumorAI's generator; not patient data. Not for diagnostic use.",
+    }
+    write_json(dataset, out / "dataset.json")
+    return dataset
+
+
+__all__ = ["CSV_COLUMNS", "class_by_name", "stratified_splits", "write_cohort"]

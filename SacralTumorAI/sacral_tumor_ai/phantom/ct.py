@@ -1,0 +1,123 @@
+"""Render a generated patient as a noncontrast CT in HU, with exact labels.
+
+Distances are computed on the coarse grid and interpolated; every threshold is taken at full resolution.
+Cortical bone is the outer 1.5-3 mm of each bone; scanner blur and noise come last, so the labels stay exact
+while the image shows partial volume like a real scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR
+from sacral_tumor_ai.phantom.anatomy import Pelvis
+from sacral_tumor_ai.phantom.body import Body
+from sacral_tumor_ai.phantom.grid import Grid
+from sacral_tumor_ai.phantom.pose import Pose
+from sacral_tumor_ai.phantom.tumours import Tumour
+
+AIR, FAT, MUSCLE, FLUID, GAS, BOWEL = -1000.0, -100.0, 50.0, 8.0, -950.0, 25.0
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Signed distances (mm) on the output grid, z-y-x, float32."""
+
+    body: np.ndarray
+    pelvic_fat: np.ndarray
+    bladder: np.ndarray
+    rectum: np.ndarray
+    loops: np.ndarray
+    gas: np.ndarray
+    sacrum: np.ndarray
+    hip_left: np.ndarray
+    hip_right: np.ndarray
+    other_bone: np.ndarray
+    tumour: np.ndarray | None
+    calcification: np.ndarray | None
+    texture: np.ndarray  # smooth noise in [-1, 1]-ish, for tissue texture and permeative patterns
+
+
+def compute_fields(grid: Grid, pose: Pose, pelvis: Pelvis, body: Body, tumour: Tumour | None, rng: np.random.Generator) -> Fields:
+    x, y, z = pose.to_patient(*grid.coarse_points())
+    up = grid.upsample
+    loops, gas = body.bowel(x, y, z)
+    texture = ndimage.gaussian_filter(rng.standard_normal(x.shape, dtype=np.float32), 1.0) * 2.5
+    other = np.minimum.reduce([pelvis.femur(x, y, z, 1), pelvis.femur(x, y, z, -1), pelvis.spine(x, y, z)])
+    return Fields(
+        body=up(body.outline(x, y, z)),
+        pelvic_fat=up(body.pelvic_fat(x, y, z, pelvis)),
+        bladder=up(body.bladder(x, y, z, pelvis)),
+        rectum=up(body.rectum(x, y, z, pelvis)),
+        loops=up(loops),
+        gas=up(gas),
+        sacrum=up(pelvis.sacrum(x, y, z)),
+        hip_left=up(pelvis.hip(x, y, z, 1)),
+        hip_right=up(pelvis.hip(x, y, z, -1)),
+        other_bone=up(other),
+        tumour=None if tumour is None else up(tumour.field(x, y, z)),
+        calcification=None if tumour is None or not tumour.calcified else up(tumour.lobe_shells(x, y, z)),
+        texture=up(texture),
+    )
+
+
+def _bone_hu(distance: np.ndarray, cortex_mm: float, cortical: float, cancellous: float) -> np.ndarray:
+    depth = -distance
+    weight = 1.0 / (1.0 + np.exp((depth - cortex_mm) / 0.5))
+    return cancellous + (cortical - cancellous) * weight
+
+
+def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age: float, spacing, noise_hu: float) -> tuple[np.ndarray, np.ndarray]:
+    """(HU as int16, labels as uint8), both z-y-x."""
+    hu = np.full(fields.body.shape, AIR, np.float32)
+    inside = fields.body < 0
+    hu[inside] = MUSCLE + 6.0 * fields.texture[inside]
+    subcutaneous = inside & (fields.body > -np.float32(rng.uniform(8, 38)))
+    hu[subcutaneous] = FAT + 8.0 * fields.texture[subcutaneous]
+    viscera = inside & (fields.pelvic_fat < 0)
+    hu[viscera] = FAT + 8.0 * fields.texture[viscera]
+    hu[viscera & (fields.loops < 0)] = BOWEL + 8.0 * fields.texture[viscera & (fields.loops < 0)]
+    hu[viscera & (fields.gas < 0)] = GAS
+    hu[inside & (fields.rectum < 0)] = np.where(fields.texture[inside & (fields.rectum < 0)] > 0.8, GAS, BOWEL)
+    hu[inside & (fields.bladder < 0)] = FLUID
+    # Bone density falls with age (osteoporosis), cortex thins.
+    cancellous = float(np.clip(rng.normal(260 - 1.6 * age, 30), 80, 400))
+    cortical = float(rng.uniform(1100, 1500))
+    cortex = float(rng.uniform(1.5, 3.0))
+    labels = np.zeros(hu.shape, np.uint8)
+    for field, value in ((fields.other_bone, 0), (fields.sacrum, SACRUM.value), (fields.hip_left, HIP_LEFT.value), (fields.hip_right, HIP_RIGHT.value)):
+        bone = field < 0
+        hu[bone] = _bone_hu(field[bone], cortex, cortical, cancellous) + 20.0 * fields.texture[bone]
+        if value:
+            labels[bone] = value
+    if tumour is not None and fields.tumour is not None:
+        _render_tumour(hu, labels, fields, tumour, inside, cortical, cancellous)
+    hu = ndimage.gaussian_filter(hu, sigma=(0.35, 0.6 / spacing[1], 0.6 / spacing[0]))
+    noise = ndimage.gaussian_filter(rng.standard_normal(hu.shape, dtype=np.float32), 0.6) * np.float32(noise_hu * 2.2)
+    hu += noise
+    return np.clip(np.round(hu), -1024, 3071).astype(np.int16), labels
+
+
+def _render_tumour(hu, labels, fields: Fields, tumour: Tumour, inside, cortical: float, cancellous: float) -> None:
+    mass = (fields.tumour < 0) & inside
+    any_bone = np.minimum.reduce([fields.sacrum, fields.hip_left, fields.hip_right])
+    texture = fields.texture[mass]
+    value = tumour.density_hu + 9.0 * texture
+    if tumour.necrotic:
+        value = np.where(fields.tumour[mass] < -0.45 * tumour.lobes[0][3], tumour.density_hu - 18.0 + 5 * texture, value)
+    if tumour.permeative:
+        residual = (any_bone[mass] < 0) & (texture > 0.35)
+        value = np.where(residual, cancellous + 60.0, value)
+    if tumour.sclerotic:
+        value = np.where(texture > 0.2, 350.0 + 500.0 * np.clip(texture - 0.2, 0, 1), value)
+    if tumour.calcified and fields.calcification is not None:
+        rings = (fields.calcification[mass] < 1.0) & (texture > -0.3)
+        value = np.where(rings, 700.0 + 150.0 * texture, value)
+    hu[mass] = value
+    if tumour.expansile:
+        rim = (np.abs(fields.tumour) < 1.2) & (any_bone < 12.0) & inside
+        hu[rim] = 0.6 * cortical
+    labels[mass] = TUMOR.value
