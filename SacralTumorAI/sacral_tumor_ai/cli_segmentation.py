@@ -28,7 +28,8 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.evaluation.evaluate_seg import evaluate_segmentation_model
 
-    summary = evaluate_segmentation_model(args.model, args.datalist, args.split, args.out, args.provider, args.device, args.limit)
+    structures = tuple(args.structures.split(",")) if args.structures else None
+    summary = evaluate_segmentation_model(args.model, args.datalist, args.split, args.out, args.provider, args.device, args.limit, structures)
     print(json.dumps(summary["summary"], indent=2))
     print(f"per-case metrics: {Path(args.out) / 'metrics.csv'}")
     return 0
@@ -87,4 +88,5 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--provider", default="model", help="hip-bone provider: model, classical, totalsegmentator")
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--limit", type=int, help="evaluate only the first N cases")
+    evaluate.add_argument("--structures", help="comma-separated labels to score (default: all), e.g. tumor")
     evaluate.set_defaults(handler=_evaluate)

@@ -42,9 +42,13 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def evaluate_segmentation_model(
     model: str | Path, datalist: str | Path, split: str, out: str | Path, provider: str = "model",
-    device: str = "cpu", limit: int | None = None,
+    device: str = "cpu", limit: int | None = None, structures: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """Per-case, per-structure Dice, IoU and HD95 (CSV) and their mean +- SD (JSON) in ``out``."""
+    """Per-case, per-structure Dice, IoU and HD95 (CSV) and their mean +- SD (JSON) in ``out``.
+
+    ``structures`` limits scoring to some labels, for references that hold only those (for example lesions
+    inserted into a real CT, labelled tumour only).
+    """
     package = load_package(model)
     items = load_datalist(datalist, split)[:limit]
     rows: list[dict[str, Any]] = []
@@ -56,6 +60,8 @@ def evaluate_segmentation_model(
         seconds.append(result.timings_s["total"])
         prediction = sitk.GetArrayFromImage(result.labelmap)
         for label in LABELS:
+            if structures is not None and label.name not in structures:
+                continue
             if not (reference == label.value).any() and not (prediction == label.value).any():
                 continue  # structure absent from this case and correctly not predicted: nothing to score
             scores = structure_metrics(prediction, reference, label.value, image.GetSpacing())
@@ -68,6 +74,7 @@ def evaluate_segmentation_model(
     result = {
         "model": {"name": package.name, "version": package.version},
         "datalist": str(datalist), "split": split, "provider": provider, "cases": len(items),
+        "structures": list(structures) if structures else [label.name for label in LABELS],
         "seconds_per_case": float(np.mean(seconds)) if seconds else math.nan,
         "summary": summarise(rows),
     }

@@ -113,7 +113,7 @@ def insert_lesion(ct: sitk.Image, tumour_class: TumourClass, rng: np.random.Gene
     hu[box] = blended
     labels = np.zeros(hu.shape, np.uint8)
     labels[box][mask] = TUMOR.value
-    out_image = sitk.GetImageFromArray(np.clip(np.round(hu), -1024, 3071).astype(np.int16))
+    out_image = sitk.GetImageFromArray(np.clip(np.round(hu), -32768, 32767).astype(np.int16))
     out_image.CopyInformation(oriented)
     out_labels = sitk.GetImageFromArray(labels)
     out_labels.CopyInformation(oriented)
