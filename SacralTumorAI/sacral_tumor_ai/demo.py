@@ -11,6 +11,11 @@ def demo_ct_path() -> Path:
     return Path(str(resources.files("sacral_tumor_ai") / "data" / "demo" / "example_ct.nii.gz"))
 
 
+def demo_case_path() -> Path:
+    """The bundled real CT with a generated sacral lesion inserted (see data/demo/README.md)."""
+    return Path(str(resources.files("sacral_tumor_ai") / "data" / "demo" / "demo_ct_lesion.nii.gz"))
+
+
 def bundled_model_path(name: str) -> Path:
     """Folder of a model package shipped with the software (``ct-seg``, ...)."""
     return Path(str(resources.files("sacral_tumor_ai") / "data" / "models" / name))

@@ -45,7 +45,7 @@ def find_sites(hu: np.ndarray, spacing: tuple[float, float, float]) -> Sites:
     z = np.arange(hu.shape[0])[:, None, None]
     y = np.arange(hu.shape[1])[None, :, None]
     x = np.arange(hu.shape[2])[None, None, :]
-    sacrum = bone & (np.abs(x - mid_x) * sx < 28) & ((y - mid_y) * sy > 10) & ((y - mid_y) * sy < 55) & ((z - hip_level) * sz > 15) & ((z - hip_level) * sz < 85)
+    sacrum = bone & (np.abs(x - mid_x) * sx < 28) & ((y - mid_y) * sy > 35) & ((y - mid_y) * sy < 115) & ((z - hip_level) * sz > 20) & ((z - hip_level) * sz < 110)
     ilium = bone & (np.abs(x - mid_x) * sx > 65) & ((z - hip_level) * sz > 45) & ((z - hip_level) * sz < 110)
     # Centres deep in bone, not on its surface.
     sacrum &= ndimage.binary_erosion(bone, iterations=1)

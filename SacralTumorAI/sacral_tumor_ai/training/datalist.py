@@ -23,11 +23,14 @@ def _absolute(value: Any, base: Path) -> Any:
 
 
 def load_datalist(path: str | Path, split: str) -> list[dict[str, Any]]:
-    """The items of ``split`` with paths made absolute (relative to the data list's folder) and checked."""
+    """The items of ``split`` (or of every split, for "all") with paths made absolute (relative to the data
+    list's folder) and checked."""
     path = Path(path)
     if not path.is_file():
         raise SacralTumorAIError(f"{path}: no such data list")
     data = json.loads(path.read_text(encoding="utf-8"))
+    if split == "all":
+        data = {"all": [item for name in SPLITS for item in data.get(name, [])]}
     if split not in data:
         raise SacralTumorAIError(f"{path}: no '{split}' split (has {', '.join(k for k in data if k in SPLITS)})")
     items = []

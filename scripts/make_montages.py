@@ -1,0 +1,25 @@
+"""Montages for docs/: one generated CT case per tumour class, and one lesion inserted into the real CT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sacral_tumor_ai.demo import demo_ct_path
+from sacral_tumor_ai.io import read_image
+from sacral_tumor_ai.phantom.case import generate_case
+from sacral_tumor_ai.phantom.classes import CLASSES, class_by_name
+from sacral_tumor_ai.phantom.insert import insert_lesion
+from sacral_tumor_ai.preview import save_orthogonal_preview
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "montages"
+
+if __name__ == "__main__":
+    for index, tumour_class in enumerate(CLASSES):
+        case = generate_case(2026, index, class_name=tumour_class.name)
+        c = case.clinical
+        title = f"generated {c['class']}: {c['sex']} {c['age']:.0f} y, zone {c['zone']} {c['sacral_level']}, {c['tumour_volume_ml']:.0f} mL"
+        save_orthogonal_preview(case.image, OUT / f"ct_{tumour_class.name}.png", "CT", case.labelmap, title=title)
+    image, labels, info = insert_lesion(read_image(demo_ct_path()), class_by_name("chondrosarcoma"), np.random.default_rng(7))
+    save_orthogonal_preview(image, OUT / "ct_real_inserted_chondrosarcoma.png", "CT", labels, title=f"real CT with inserted {info['class']} (zone {info['zone']}, {info['volume_ml']:.0f} mL)")
