@@ -17,7 +17,7 @@ from sacral_tumor_ai.phantom.anatomy import Pelvis
 from sacral_tumor_ai.phantom.body import Body
 from sacral_tumor_ai.phantom.grid import Grid
 from sacral_tumor_ai.phantom.pose import Pose
-from sacral_tumor_ai.phantom.tumours import Tumour
+from sacral_tumor_ai.phantom.tumours import Tumour, tumour_hu
 
 AIR, FAT, MUSCLE, FLUID, GAS, BOWEL = -1000.0, -100.0, 50.0, 8.0, -950.0, 25.0
 
@@ -104,19 +104,8 @@ def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age:
 def _render_tumour(hu, labels, fields: Fields, tumour: Tumour, inside, cortical: float, cancellous: float) -> None:
     mass = (fields.tumour < 0) & inside
     any_bone = np.minimum.reduce([fields.sacrum, fields.hip_left, fields.hip_right])
-    texture = fields.texture[mass]
-    value = tumour.density_hu + 9.0 * texture
-    if tumour.necrotic:
-        value = np.where(fields.tumour[mass] < -0.45 * tumour.lobes[0][3], tumour.density_hu - 18.0 + 5 * texture, value)
-    if tumour.permeative:
-        residual = (any_bone[mass] < 0) & (texture > 0.35)
-        value = np.where(residual, cancellous + 60.0, value)
-    if tumour.sclerotic:
-        value = np.where(texture > 0.2, 350.0 + 500.0 * np.clip(texture - 0.2, 0, 1), value)
-    if tumour.calcified and fields.calcification is not None:
-        rings = (fields.calcification[mass] < 1.0) & (texture > -0.3)
-        value = np.where(rings, 700.0 + 150.0 * texture, value)
-    hu[mass] = value
+    shells = fields.calcification[mass] if fields.calcification is not None else None
+    hu[mass] = tumour_hu(tumour, fields.tumour[mass], fields.texture[mass], shells, any_bone[mass] < 0, cancellous + 60.0)
     if tumour.expansile:
         rim = (np.abs(fields.tumour) < 1.2) & (any_bone < 12.0) & inside
         hu[rim] = 0.6 * cortical

@@ -16,7 +16,7 @@ from scipy import ndimage
 
 from sacral_tumor_ai.labels import TUMOR
 from sacral_tumor_ai.phantom.classes import TumourClass, sample_age, sample_sex
-from sacral_tumor_ai.phantom.tumours import Tumour
+from sacral_tumor_ai.phantom.tumours import Tumour, tumour_hu
 from sacral_tumor_ai.resample import reorient, undo_reorient
 
 BONE_HU = 200.0
@@ -54,8 +54,6 @@ def find_sites(hu: np.ndarray, spacing: tuple[float, float, float]) -> Sites:
 
 
 def _tumour_at(rng: np.random.Generator, tumour_class: TumourClass, centre_mm: np.ndarray, zone: str) -> Tumour:
-    from sacral_tumor_ai.phantom import tumours as t
-
     radius = float(rng.uniform(*tumour_class.radius_mm))
     lobes = [(float(centre_mm[0]), float(centre_mm[1]), float(centre_mm[2]), radius)]
     for _ in range(int(rng.integers(tumour_class.lobules[0], tumour_class.lobules[1] + 1)) - 1):
@@ -63,7 +61,7 @@ def _tumour_at(rng: np.random.Generator, tumour_class: TumourClass, centre_mm: n
         direction /= np.linalg.norm(direction)
         offset = direction * radius * rng.uniform(0.45, 0.8)
         lobes.append((*(float(v) for v in centre_mm + offset), radius * float(rng.uniform(0.45, 0.75))))
-    return t.Tumour(
+    return Tumour(
         class_name=tumour_class.name, zone=zone, side="", sacral_level="", centre=tuple(float(v) for v in centre_mm),
         lobes=tuple(lobes), density_hu=float(rng.uniform(*tumour_class.density_hu)),
         sclerotic=bool(rng.random() < tumour_class.sclerotic_share), calcified=bool(rng.random() < tumour_class.calcification_share),
@@ -96,15 +94,8 @@ def insert_lesion(ct: sitk.Image, tumour_class: TumourClass, rng: np.random.Gene
     body = ndimage.binary_fill_holes(region > -500)
     mask = (distance < 0) & body
     texture = ndimage.gaussian_filter(rng.standard_normal(region.shape).astype(np.float32), 1.2) * 2.5
-    value = tumour.density_hu + 9.0 * texture
-    if tumour.sclerotic:
-        value = np.where(texture > 0.2, 350.0 + 500.0 * np.clip(texture - 0.2, 0, 1), value)
-    if tumour.calcified:
-        value = np.where((tumour.lobe_shells(xx, yy, zz) < 1.2) & (texture > -0.3), 700.0, value)
-    if tumour.permeative:
-        value = np.where((region > BONE_HU) & (texture > 0.35), region, value)  # moth-eaten residual bone
-    if tumour.necrotic:
-        value = np.where(distance < -0.45 * tumour.lobes[0][3], tumour.density_hu - 18.0 + 5 * texture, value)
+    shells = tumour.lobe_shells(xx, yy, zz) if tumour.calcified else None
+    value = tumour_hu(tumour, distance, texture, shells, region > BONE_HU, region)
     weight = np.clip(0.5 - distance / 1.5, 0.0, 1.0) * body  # edges blended over about 1.5 mm
     blended = weight * (value + rng.normal(0, 10, region.shape).astype(np.float32)) + (1 - weight) * region
     if tumour.expansile:

@@ -122,3 +122,26 @@ def sample_tumour(rng: np.random.Generator, pelvis: Pelvis, tumour_class: Tumour
 
 
 __all__ = ["PERIACETABULAR_RADIUS_MM", "SACRAL_LEVELS", "Tumour", "sample_tumour", "zone_of"]
+
+
+def tumour_hu(
+    tumour: Tumour,
+    distance: np.ndarray,
+    texture: np.ndarray,
+    shells: np.ndarray | None,
+    residual_bone: np.ndarray,
+    residual_hu: np.ndarray | float,
+) -> np.ndarray:
+    """HU of the tumour matrix at points with signed ``distance`` to the mass and smooth ``texture`` noise:
+    soft tissue, then (by class draw) necrotic centre, moth-eaten residual bone where ``residual_bone``,
+    sclerotic osteoid, and chondroid rings along the lobe ``shells``."""
+    value = tumour.density_hu + 9.0 * texture
+    if tumour.necrotic:
+        value = np.where(distance < -0.45 * tumour.lobes[0][3], tumour.density_hu - 18.0 + 5.0 * texture, value)
+    if tumour.permeative:
+        value = np.where(residual_bone & (texture > 0.35), residual_hu, value)
+    if tumour.sclerotic:
+        value = np.where(texture > 0.2, 350.0 + 500.0 * np.clip(texture - 0.2, 0, 1), value)
+    if tumour.calcified and shells is not None:
+        value = np.where((shells < 1.0) & (texture > -0.3), 700.0 + 150.0 * texture, value)
+    return value.astype(np.float32)
