@@ -51,7 +51,7 @@ def sitk_image(array: np.ndarray, ijk_to_ras_matrix: np.ndarray) -> sitk.Image:
     return image
 
 
-def oriented_image_from_sitk(image: sitk.Image) -> "vtkOrientedImageData":  # noqa: F821 (slicer type)
+def oriented_image_from_sitk(image: sitk.Image) -> "slicer.vtkOrientedImageData":  # noqa: F821
     """A Slicer ``vtkOrientedImageData`` holding ``image``'s voxels and geometry."""
     import slicer
 
@@ -70,7 +70,7 @@ def sitk_from_oriented_image(oriented) -> sitk.Image:
     return sitk_image(array_from_image_data(oriented), numpy_matrix(matrix))
 
 
-def geometry_only(image: sitk.Image) -> "vtkOrientedImageData":  # noqa: F821
+def geometry_only(image: sitk.Image) -> "slicer.vtkOrientedImageData":  # noqa: F821
     """An oriented image with ``image``'s grid but no voxels, to tell Slicer which geometry to use."""
     import slicer
 

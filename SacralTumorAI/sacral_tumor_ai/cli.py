@@ -59,6 +59,15 @@ def _cmd_cohort(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.phantom.cohort import write_cohort
 
     settings = ScanSettings(in_plane_mm=tuple(args.in_plane_mm), slice_mm=tuple(args.slice_mm))
+    if args.modality == "mri":
+        from sacral_tumor_ai.phantom.mri_cohort import write_mri_cohort
+
+        if args.source != "generated":
+            raise SacralTumorAIError("--modality mri supports only --source generated")
+        settings = ScanSettings(in_plane_mm=tuple(args.in_plane_mm), slice_mm=(max(3.0, args.slice_mm[0]), max(3.0, args.slice_mm[1])))
+        dataset = write_mri_cohort(args.out, args.cases, args.seed, settings, montage=not args.no_montage)
+        print(f"cohort: {dataset['cases']} MRI cases in {args.out} (splits {dataset['counts']})")
+        return 0
     dataset = write_cohort(args.out, args.cases, args.seed, args.source, settings, montage=not args.no_montage)
     print(f"cohort: {dataset['cases']} cases in {args.out} (splits {dataset['counts']})")
     return 0
@@ -90,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     cohort.add_argument("--cases", type=int, required=True)
     cohort.add_argument("--seed", type=int, default=0)
     cohort.add_argument("--out", required=True)
-    cohort.add_argument("--modality", choices=("ct",), default="ct", help="ct (MRI rendering is not built yet)")
+    cohort.add_argument("--modality", choices=("ct", "mri"), default="ct", help="ct, or mri (T1-w, T2-w, DWI, CET1-w; slices of at least 3 mm)")
     cohort.add_argument("--source", choices=("generated", "real"), default="generated", help="procedural patients, or lesions inserted into the bundled real CT")
     cohort.add_argument("--in-plane-mm", type=float, nargs=2, default=(0.6, 1.0), metavar=("MIN", "MAX"))
     cohort.add_argument("--slice-mm", type=float, nargs=2, default=(1.0, 5.0), metavar=("MIN", "MAX"))

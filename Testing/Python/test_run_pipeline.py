@@ -16,7 +16,7 @@ import SimpleITK as sitk
 from sacral_tumor_ai.errors import AnatomyNotFoundError, ModalityError
 from sacral_tumor_ai.evaluation.segmentation_metrics import dice
 from sacral_tumor_ai.io import read_image, read_seg_nrrd, write_image
-from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, TUMOR
+from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT
 from sacral_tumor_ai.models.package import ModelPackageError, load_package
 from sacral_tumor_ai.run import run_case
 from sacral_tumor_ai.training.seg_train import SegTrainingConfig, train_segmentation

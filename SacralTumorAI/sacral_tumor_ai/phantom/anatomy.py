@@ -87,7 +87,6 @@ class Pelvis:
         """Signed distance of the hip bone on ``side`` (+1 left, -1 right)."""
         s, w = self.scale, self.width
         ax, ay, az = self.acetabulum
-        a = np.array([side * ax, ay, az], np.float32)
         sx = side * x  # mirror so that the left-side construction serves both sides
         # Iliac wing: a curved plate flaring laterally with height (concave towards the pelvis), bounded by
         # the iliac crest above; thicker along the crest.

@@ -11,7 +11,7 @@ import SimpleITK as sitk
 from sacral_tumor_ai.labels import TUMOR
 from sacral_tumor_ai.phantom.anatomy import Pelvis
 from sacral_tumor_ai.phantom.body import Body
-from sacral_tumor_ai.phantom.classes import sample_age, sample_class, sample_sex
+from sacral_tumor_ai.phantom.classes import TumourClass, class_by_name, sample_age, sample_class, sample_sex
 from sacral_tumor_ai.phantom.ct import compute_fields, render
 from sacral_tumor_ai.phantom.grid import Grid
 from sacral_tumor_ai.phantom.pose import Pose
@@ -62,11 +62,23 @@ def sample_grid(rng: np.random.Generator, settings: ScanSettings) -> Grid:
     return Grid.around(size, (in_plane, in_plane, thickness), centre)
 
 
-def generate_case(seed: int, index: int, settings: ScanSettings = ScanSettings(), class_name: str | None = None) -> GeneratedCase:
-    """Generate case ``index`` of cohort ``seed`` as a CT (optionally forcing the tumour class)."""
-    from sacral_tumor_ai.phantom.classes import class_by_name
+@dataclass(frozen=True)
+class Patient:
+    """Everything drawn for one generated patient before rendering (shared by CT and MRI)."""
 
-    rng = case_rng(seed, index)
+    tumour_class: TumourClass
+    sex: str
+    age: float
+    pelvis: Pelvis
+    body: Body
+    tumour: Tumour
+    pose: Pose
+    grid: Grid
+
+
+def sample_patient(rng: np.random.Generator, settings: ScanSettings, class_name: str | None = None) -> Patient:
+    """Clinical data, anatomy, tumour, pose and scan grid, in a fixed order of draws (so a seed means one
+    patient whatever is rendered from it)."""
     tumour_class = class_by_name(class_name) if class_name else sample_class(rng)
     sex = sample_sex(rng, tumour_class)
     age = sample_age(rng, tumour_class)
@@ -74,7 +86,16 @@ def generate_case(seed: int, index: int, settings: ScanSettings = ScanSettings()
     body = Body.sample(rng, pelvis)
     tumour = sample_tumour(rng, pelvis, tumour_class)
     pose = Pose.sample(rng, settings.max_rotation_degrees, settings.max_shift_mm)
-    grid = sample_grid(rng, settings)
+    return Patient(tumour_class, sex, age, pelvis, body, tumour, pose, sample_grid(rng, settings))
+
+
+def generate_case(seed: int, index: int, settings: ScanSettings = ScanSettings(), class_name: str | None = None) -> GeneratedCase:
+    """Generate case ``index`` of cohort ``seed`` as a CT (optionally forcing the tumour class)."""
+    rng = case_rng(seed, index)
+    patient = sample_patient(rng, settings, class_name)
+    tumour_class, sex, age, pelvis, body, tumour, pose, grid = (
+        patient.tumour_class, patient.sex, patient.age, patient.pelvis, patient.body, patient.tumour, patient.pose, patient.grid
+    )
     fields = compute_fields(grid, pose, pelvis, body, tumour, rng)
     hu, labels = render(fields, tumour, rng, age, grid.spacing, float(rng.uniform(*settings.noise_hu)))
     image = sitk.GetImageFromArray(hu)

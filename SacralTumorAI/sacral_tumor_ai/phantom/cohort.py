@@ -51,6 +51,36 @@ def _write_case(out: Path, case_id: str, image, labelmap, montage: bool) -> dict
     return {"image": str(image_path.relative_to(out)), "label": str(label_path.relative_to(out))}
 
 
+def label_table() -> list[dict[str, Any]]:
+    return [{"name": label.name, "value": label.value, "terminology": terminology_string(label)} for label in LABELS]
+
+
+def common_dataset_fields(seed: int, cases: int, counts: dict[str, int]) -> dict[str, Any]:
+    """dataset.json fields shared by CT and MRI cohorts."""
+    return {
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "cases": cases,
+        "classes": list(CLASS_NAMES),
+        "class_priors": {c.name: c.prevalence for c in CLASSES},
+        "counts": counts,
+        "note": "Synthetic data made by SacralTumorAI's generator; not patient data. Not for diagnostic use.",
+    }
+
+
+def finish_cohort(out: Path, records: list[dict[str, Any]], seed: int, datalist_keys: tuple[str, ...]) -> dict[str, int]:
+    """Assign stratified splits, then write datalist.json and clinical.csv; returns the split counts."""
+    for record, split in zip(records, stratified_splits([r["class"] for r in records], seed)):
+        record["split"] = split
+    datalist = {name: [{k: r[k] for k in datalist_keys} for r in records if r["split"] == name] for name, _ in SPLIT_SHARES}
+    write_json(datalist, out / "datalist.json")
+    with atomic_output(out / "clinical.csv") as temporary, temporary.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(records)
+    return {name: len(items) for name, items in datalist.items()}
+
+
 def write_cohort(
     out: str | Path,
     cases: int,
@@ -86,29 +116,14 @@ def write_cohort(
         records.append({**clinical, **files, "source": source})
         if (index + 1) % 10 == 0 or index + 1 == cases:
             log(f"{index + 1}/{cases} cases, {(time.perf_counter() - started) / (index + 1):.1f} s per case")
-    for record, split in zip(records, stratified_splits([r["class"] for r in records], seed)):
-        record["split"] = split
-    datalist = {
-        name: [{"case_id": r["case_id"], "image": r["image"], "label": r["label"], "class": r["class"], "age": r["age"], "sex": r["sex"]} for r in records if r["split"] == name]
-        for name, _ in SPLIT_SHARES
-    }
-    write_json(datalist, out / "datalist.json")
-    with atomic_output(out / "clinical.csv") as temporary, temporary.open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(records)
+    keys = ("case_id", "image", "label", "class", "age", "sex")
+    counts = finish_cohort(out, records, seed, keys)
     dataset = {
         "name": "SacralTumorAI generated cohort",
         "modality": "CT",
         "source": source,
-        "generator_version": GENERATOR_VERSION,
-        "seed": seed,
-        "cases": cases,
-        "labels": {"tumor_only" if source == "real" else "all": True, "table": [{"name": l.name, "value": l.value, "terminology": terminology_string(l)} for l in LABELS]},
-        "classes": list(CLASS_NAMES),
-        "class_priors": {c.name: c.prevalence for c in CLASSES},
-        "counts": {name: len(items) for name, items in datalist.items()},
-        "note": "Synthetic data made by SacralTumorAI's generator; not patient data. Not for diagnostic use.",
+        "labels": {"tumor_only" if source == "real" else "all": True, "table": label_table()},
+        **common_dataset_fields(seed, cases, counts),
     }
     write_json(dataset, out / "dataset.json")
     return dataset

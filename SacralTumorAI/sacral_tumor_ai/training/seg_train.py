@@ -47,6 +47,7 @@ class SegTrainingConfig:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-5
     warmup_epochs: int = 2
+    gradient_clip: float = 5.0  # max gradient norm; keeps early training from diverging
     seed: int = 0
     max_validation_cases: int | None = None  # validate on the first N cases only (faster epochs)
     device: str = "cpu"
@@ -186,6 +187,7 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
             outputs = model(batch["image"].to(group.device))
             loss = loss_function(outputs, batch["label"].to(group.device))
             loss.backward()
+            torch.nn.utils.clip_grad_norm_(network.parameters(), config.gradient_clip)
             optimizer.step()
             losses.append(float(loss.item()))
         scheduler.step()

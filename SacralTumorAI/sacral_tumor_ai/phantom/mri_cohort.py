@@ -1,0 +1,56 @@
+"""``sacral-tumor-ai cohort --modality mri``: a deterministic four-sequence MRI cohort on disk.
+
+    DIR/images/<case>_{t1,t2,dwi,cet1}.nii.gz   each sequence on its own grid (see phantom/mri.py)
+    DIR/labels/<case>.nii.gz                     coarse labels on the T2-w grid (tumour on 11 slices)
+    DIR/labels_fine/<case>.nii.gz                the exact labels on the T2-w grid, for testing
+    DIR/montages/<case>.png, DIR/clinical.csv, DIR/datalist.json, DIR/dataset.json (as for CT)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sacral_tumor_ai.io import write_image, write_json
+from sacral_tumor_ai.phantom.case import ScanSettings
+from sacral_tumor_ai.phantom.cohort import common_dataset_fields, finish_cohort, label_table
+from sacral_tumor_ai.phantom.coarse import coarse_labels
+from sacral_tumor_ai.phantom.mri import MRI_SETTINGS, generate_mri_case
+from sacral_tumor_ai.phantom.mri_montage import save_mri_montage
+
+COARSE_MARGIN = 5
+
+
+def _write_mri_case(out: Path, case, montage: bool) -> dict[str, Any]:
+    images = {s: str(write_image(image, out / "images" / f"{case.case_id}_{s}.nii.gz").relative_to(out)) for s, image in case.images.items()}
+    coarse, slab = coarse_labels(case.labelmap, COARSE_MARGIN)
+    label = write_image(coarse, out / "labels" / f"{case.case_id}.nii.gz")
+    fine = write_image(case.labelmap, out / "labels_fine" / f"{case.case_id}.nii.gz")
+    if montage:
+        save_mri_montage(case.images, case.labelmap, out / "montages" / f"{case.case_id}.png", f"{case.case_id} {case.clinical['class']}")
+    return {"image": images, "label": str(label.relative_to(out)), "label_fine": str(fine.relative_to(out)), "labelled_slices": list(slab) if slab else None}
+
+
+def write_mri_cohort(out: str | Path, cases: int, seed: int, settings: ScanSettings = MRI_SETTINGS, montage: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Generate ``cases`` MRI studies and write the layout above; returns dataset.json's content."""
+    out = Path(out)
+    records: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    for index in range(cases):
+        case = generate_mri_case(seed, index, settings)
+        records.append({**case.clinical, **_write_mri_case(out, case, montage), "source": "generated"})
+        if (index + 1) % 10 == 0 or index + 1 == cases:
+            log(f"{index + 1}/{cases} cases, {(time.perf_counter() - started) / (index + 1):.1f} s per case")
+    counts = finish_cohort(out, records, seed, ("case_id", "image", "label", "label_fine", "labelled_slices", "class", "age", "sex"))
+    dataset = {
+        "name": "SacralTumorAI generated MRI cohort",
+        "modality": "MRI",
+        "sequences": ["t1", "t2", "dwi", "cet1"],
+        "source": "generated",
+        "labels": {"grid": "t2", "coarse_margin_slices": COARSE_MARGIN, "table": label_table()},
+        **common_dataset_fields(seed, cases, counts),
+    }
+    write_json(dataset, out / "dataset.json")
+    return dataset
