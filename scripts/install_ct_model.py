@@ -25,6 +25,7 @@ def main(build: Path) -> None:
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(run / "model", target)
+    target.chmod(0o755)
     metadata_path = target / "model.json"
     metadata = json.loads(metadata_path.read_text())
     metadata["metrics"]["test"] = {name: {"summary": e["summary"], "cases": e["cases"], "seconds_per_case": e["seconds_per_case"], "provider": e["provider"]} for name, e in evaluations.items()}
@@ -44,6 +45,7 @@ def main(build: Path) -> None:
             "- No real tumours: the tumours, and all but one anatomy, are generated. Performance on patients is unknown.",
             "- The real-CT test reuses one public scan (TotalSegmentator example) with 40 inserted lesions; it measures robustness to real tissue, not generalisation across patients.",
             "- Hip-bone labels of the real scan do not exist, so bone accuracy is measured on generated cases only.",
+            "- Read the real-CT table above before using it on any real scan: a model trained on generated anatomy alone does not transfer.",
             "- Not for diagnosis or treatment decisions.",
         ],
     }

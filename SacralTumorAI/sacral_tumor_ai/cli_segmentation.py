@@ -36,11 +36,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sacral_tumor_ai.demo import demo_ct_path
+    from sacral_tumor_ai.demo import demo_case_path
     from sacral_tumor_ai.progress import Progress
     from sacral_tumor_ai.run import run_case
 
-    source = args.input or demo_ct_path()
+    source = args.input or demo_case_path()
     progress = Progress(report=(lambda fraction, message: print(f"[{fraction:4.0%}] {message}", flush=True)) if args.verbose else None)
     result = run_case(source, args.out, args.model, args.provider, args.device, args.series, progress)
     print(f"input        {source}")

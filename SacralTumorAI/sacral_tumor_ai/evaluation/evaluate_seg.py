@@ -11,6 +11,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from sacral_tumor_ai.ctseg.pipeline import segment_ct
+from sacral_tumor_ai.errors import AnatomyNotFoundError
 from sacral_tumor_ai.evaluation.segmentation_metrics import structure_metrics
 from sacral_tumor_ai.io import atomic_output, read_image, write_json
 from sacral_tumor_ai.labels import LABELS
@@ -53,12 +54,18 @@ def evaluate_segmentation_model(
     items = load_datalist(datalist, split)[:limit]
     rows: list[dict[str, Any]] = []
     seconds = []
+    failures: list[dict[str, str]] = []
     for item in items:
         image = read_image(item["image"])
         reference = sitk.GetArrayFromImage(read_image(item["label"]))
-        result = segment_ct(image, package, provider, device, source=item["image"])
-        seconds.append(result.timings_s["total"])
-        prediction = sitk.GetArrayFromImage(result.labelmap)
+        try:
+            result = segment_ct(image, package, provider, device, source=item["image"])
+            seconds.append(result.timings_s["total"])
+            prediction = sitk.GetArrayFromImage(result.labelmap)
+        except AnatomyNotFoundError as error:
+            # The pipeline refused the case (e.g. the provider found no pelvis): it scores as an empty mask.
+            failures.append({"case_id": item.get("case_id", Path(item["image"]).name), "error": str(error)})
+            prediction = np.zeros_like(reference)
         for label in LABELS:
             if structures is not None and label.name not in structures:
                 continue
@@ -77,6 +84,7 @@ def evaluate_segmentation_model(
         "structures": list(structures) if structures else [label.name for label in LABELS],
         "seconds_per_case": float(np.mean(seconds)) if seconds else math.nan,
         "summary": summarise(rows),
+        "refused_cases": failures,
     }
     write_json(result, out / "metrics.json")
     return result

@@ -122,8 +122,8 @@ def package_metadata(config: SegTrainingConfig, metrics: dict[str, Any], counts:
         },
         "metrics": metrics,
         "licence": "Apache-2.0",
-        "intended_use": "Research and education only. Not for diagnosis or treatment decisions. Trained on "
-        "generated data and lesions inserted into real CT, not on patients with confirmed tumours.",
+        "intended_use": "Research and education only. Not for diagnosis or treatment decisions. Trained on the "
+        "project's own generated data (see Training data), not on patients with confirmed tumours.",
         **config.extra_metadata,
     }
 
