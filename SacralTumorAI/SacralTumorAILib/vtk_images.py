@@ -7,7 +7,7 @@ import SimpleITK as sitk
 import vtk
 from vtk.util import numpy_support
 
-from sacral_tumor_ai.geometry import Geometry, geometry_from_ijk_to_ras, ijk_to_ras
+from sacral_tumor_ai.geometry import geometry_from_ijk_to_ras, ijk_to_ras
 
 
 def vtk_matrix(matrix: np.ndarray) -> vtk.vtkMatrix4x4:
@@ -82,7 +82,6 @@ def geometry_only(image: sitk.Image) -> "slicer.vtkOrientedImageData":  # noqa: 
 
 
 __all__ = [
-    "Geometry",
     "array_from_image_data",
     "fill_image_data",
     "geometry_only",

@@ -52,3 +52,24 @@ def oblique_image() -> sitk.Image:
     image.SetOrigin((-101.25, 37.5, -812.125))
     image.SetDirection(oblique_direction())
     return image
+
+
+def block_labelmap(reference: sitk.Image, omit: tuple[str, ...] = ()) -> sitk.Image:
+    """Blocks of every label on ``reference``'s grid (the real CT), the tumour inside the left hip bone's
+    block as it would invade bone; labels named in ``omit`` are left out."""
+    from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR
+
+    array = np.zeros(sitk.GetArrayViewFromImage(reference).shape, np.uint8)
+    # The real CT is stored with direction diag(-1, -1, 1): small i is the patient's left.
+    blocks = (
+        (HIP_LEFT, (slice(40, 70), slice(30, 60), slice(20, 45))),
+        (HIP_RIGHT, (slice(40, 70), slice(30, 60), slice(70, 95))),
+        (SACRUM, (slice(30, 60), slice(50, 70), slice(52, 66))),
+        (TUMOR, (slice(50, 62), slice(35, 48), slice(25, 38))),
+    )
+    for label, block in blocks:
+        if label.name not in omit:
+            array[block] = label.value
+    labelmap = sitk.GetImageFromArray(array)
+    labelmap.CopyInformation(reference)
+    return labelmap

@@ -14,7 +14,7 @@ slicer = pytest.importorskip("slicer", reason="slicer-core is part of the projec
 from sacral_tumor_ai.errors import SacralTumorAIError  # noqa: E402
 from sacral_tumor_ai.geometry import geometry_difference, ijk_to_ras  # noqa: E402
 from sacral_tumor_ai.io import read_image  # noqa: E402
-from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, LABELS, SACRUM, TUMOR  # noqa: E402
+from sacral_tumor_ai.labels import LABELS  # noqa: E402
 from SacralTumorAILib import (  # noqa: E402
     SacralTumorAILogic,
     add_segmentation_node,
@@ -26,24 +26,12 @@ from SacralTumorAILib import (  # noqa: E402
 )
 from SacralTumorAILib.segmentations import find_segment_ids  # noqa: E402
 from SacralTumorAILib.vtk_images import numpy_matrix  # noqa: E402
+from conftest import block_labelmap  # noqa: E402
 
 
 @pytest.fixture
 def scene():
     return slicer.vtkMRMLScene()
-
-
-def synthetic_labelmap(reference: sitk.Image) -> sitk.Image:
-    """Blocks of every label, the tumour overlapping the left hip bone's block as it would invade bone."""
-    array = np.zeros(sitk.GetArrayViewFromImage(reference).shape, np.uint8)
-    # The volume is stored with direction diag(-1, -1, 1): small i is the patient's left.
-    array[40:70, 30:60, 20:45] = HIP_LEFT.value
-    array[40:70, 30:60, 70:95] = HIP_RIGHT.value
-    array[30:60, 50:70, 52:66] = SACRUM.value
-    array[50:62, 35:48, 25:38] = TUMOR.value
-    labelmap = sitk.GetImageFromArray(array)
-    labelmap.CopyInformation(reference)
-    return labelmap
 
 
 def test_volume_round_trip_is_exact(scene, oblique_image: sitk.Image) -> None:
@@ -95,7 +83,7 @@ def test_linear_parent_transform_is_applied(scene, oblique_image: sitk.Image) ->
 def test_segmentation_carries_names_colours_terminology(scene, real_ct_path: Path) -> None:
     volume = SacralTumorAILogic(scene).load_volume(real_ct_path)
     reference = image_from_volume_node(volume)
-    node = add_segmentation_node(scene, synthetic_labelmap(reference), "Result", volume)
+    node = add_segmentation_node(scene, block_labelmap(reference), "Result", volume)
     segmentation = node.GetSegmentation()
     assert sorted(segmentation.GetSegmentIDs()) == sorted(label.name for label in LABELS)
     for label in LABELS:
@@ -122,7 +110,7 @@ def test_labelmap_round_trip_and_files(scene, real_ct_path: Path, tmp_path: Path
     logic = SacralTumorAILogic(scene)
     volume = logic.load_volume(real_ct_path)
     reference = image_from_volume_node(volume)
-    labelmap = synthetic_labelmap(reference)
+    labelmap = block_labelmap(reference)
     node = logic.add_segmentation(labelmap, volume)
     back = labelmap_from_segmentation_node(node, reference)
     assert geometry_difference(back, reference) == 0.0
@@ -145,7 +133,7 @@ def test_labelmap_round_trip_and_files(scene, real_ct_path: Path, tmp_path: Path
 
 def test_user_renamed_segments_are_found_by_terminology(scene, real_ct_path: Path) -> None:
     reference = read_image(real_ct_path)
-    node = add_segmentation_node(scene, synthetic_labelmap(reference))
+    node = add_segmentation_node(scene, block_labelmap(reference))
     segmentation = node.GetSegmentation()
     segmentation.GetSegment("tumor").SetName("lesion drawn by Dr X")
     # A segment the user added keeps the other IDs from being confused.
@@ -180,7 +168,7 @@ def test_failures_leave_the_scene_and_folder_as_they_were(scene, real_ct_path: P
     with pytest.raises(SacralTumorAIError, match="not a readable segmentation"):
         load_segmentation(scene, broken)
     assert scene.GetNumberOfNodes() == before
-    node = add_segmentation_node(scene, synthetic_labelmap(reference))
+    node = add_segmentation_node(scene, block_labelmap(reference))
     with pytest.raises(ValueError):
         save_segmentation(node, tmp_path / "result.nii.gz")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.seg.nrrd"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -43,7 +44,7 @@ def predict_labels(
         return network(patch)
 
     inputs = torch.from_numpy(channels)[None].to(device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else _no_autocast()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
     with torch.inference_mode(), autocast:
         logits = sliding_window_inference(
             inputs, roi, sw_batch_size=1, predictor=predictor, overlap=spec.overlap, mode="gaussian"
@@ -52,10 +53,3 @@ def predict_labels(
     values = np.asarray(spec.label_values(), dtype=np.uint8)
     return values[channel]
 
-
-class _no_autocast:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
