@@ -12,8 +12,8 @@ def _train(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.training.seg_train import SegTrainingConfig, train_segmentation
 
     settings = json.loads(Path(args.config).read_text()) if args.config else {}
-    settings.update({"datalist": args.datalist, "out": args.out})
-    for name in ("epochs", "device", "init_filters", "seed", "batch_size"):
+    settings.update({"datalist": args.datalist[0] if len(args.datalist) == 1 else args.datalist, "out": args.out})
+    for name in ("epochs", "device", "init_filters", "seed", "batch_size", "init_model"):
         if getattr(args, name) is not None:
             settings[name] = getattr(args, name)
     known = {f.name for f in fields(SegTrainingConfig)}
@@ -67,7 +67,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "train-seg",
         help="train the CT segmentation model on a MONAI-style data list (resumable; works under torchrun)",
     )
-    train.add_argument("--datalist", required=True, help="datalist.json with training and validation splits")
+    train.add_argument("--datalist", required=True, nargs="+", help="datalist.json file(s) with training and validation splits")
     train.add_argument("--out", required=True, help="run folder: cache, checkpoint.pt, training_log.csv, model/")
     train.add_argument("--config", help="JSON file of SegTrainingConfig settings")
     train.add_argument("--epochs", type=int)
@@ -75,6 +75,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--batch-size", dest="batch_size", type=int)
     train.add_argument("--seed", type=int)
     train.add_argument("--device", help="cpu or cuda")
+    train.add_argument("--init-model", dest="init_model", help="start from this model package's weights (fine-tuning)")
     train.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint.pt")
     train.set_defaults(handler=_train)
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from sacral_tumor_ai.models.package import load_package
 from sacral_tumor_ai.training.checkpoint import load_checkpoint
@@ -61,3 +62,32 @@ def test_two_processes_with_torchrun(toy_datalist: Path, tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "ddp" / "model" / "model.json").is_file()
     assert len(_log(tmp_path / "ddp" / "training_log.csv")) == 1
+
+
+@pytest.mark.slow
+def test_fine_tunes_on_several_datalists_with_tumour_only_labels(toy_datalist: Path, tmp_path: Path) -> None:
+    """A fine-tuning run starts from a package's weights and joins a fully labelled and a tumour-only list;
+    validation scores the tumour-only cases on the tumour alone."""
+    partial = write_toy_datalist(tmp_path / "partial", counts=(2, 2, 0), first_seed=50, tumour_only=True)
+    first = SegTrainingConfig(datalist=str(toy_datalist), out=str(tmp_path / "first"), epochs=1, **TINY_TRAINING)
+    start = load_package(train_segmentation(first, log=lambda *_: None))
+
+    frozen = SegTrainingConfig(datalist=[str(toy_datalist), str(partial)], out=str(tmp_path / "frozen"), epochs=1, init_model=str(start.folder), **{**TINY_TRAINING, "learning_rate": 0.0})
+    unchanged = load_package(train_segmentation(frozen, log=lambda *_: None)).state_dict()
+    assert all(torch.equal(unchanged[key], value) for key, value in start.state_dict().items())
+
+    tuned = SegTrainingConfig(datalist=[str(toy_datalist), str(partial)], out=str(tmp_path / "tuned"), epochs=2, init_model=str(start.folder), **TINY_TRAINING)
+    package = load_package(train_segmentation(tuned, log=lambda *_: None))
+    assert package.metadata["training"]["cases"] == {"training": 6, "validation": 4}
+    assert {"dice_tumor", "dice_sacrum"} <= set(_log(tmp_path / "tuned" / "training_log.csv")[0])
+
+
+def test_partial_labels_other_than_tumour_are_refused() -> None:
+    from sacral_tumor_ai.errors import SacralTumorAIError
+    from sacral_tumor_ai.training.seg_data import is_partly_labelled
+
+    structures = ("tumor", "hip_left", "hip_right", "sacrum")
+    assert not is_partly_labelled({"case_id": "a"}, structures)
+    assert is_partly_labelled({"case_id": "b", "labelled": ["tumor"]}, structures)
+    with pytest.raises(SacralTumorAIError, match="not supported"):
+        is_partly_labelled({"case_id": "c", "labelled": ["sacrum"]}, structures)

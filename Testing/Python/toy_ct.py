@@ -42,20 +42,24 @@ def toy_case(seed: int, shape=(24, 40, 48), spacing=(4.0, 4.0, 4.0)) -> tuple[si
     return image, label_image
 
 
-def write_toy_datalist(folder: Path, counts=(4, 2, 2)) -> Path:
-    """Write toy cases and a MONAI-style datalist.json (training/validation/test) into ``folder``."""
+def write_toy_datalist(folder: Path, counts=(4, 2, 2), first_seed: int = 0, tumour_only: bool = False) -> Path:
+    """Write toy cases and a MONAI-style datalist.json (training/validation/test) into ``folder``; with
+    ``tumour_only`` the labels hold the tumour alone and the items say so (``"labelled": ["tumor"]``)."""
     (folder / "images").mkdir(parents=True, exist_ok=True)
     (folder / "labels").mkdir(exist_ok=True)
     datalist: dict[str, list] = {}
-    seed = 0
+    seed = first_seed
     for split, count in zip(("training", "validation", "test"), counts):
         datalist[split] = []
         for _ in range(count):
             image, labels = toy_case(seed)
             case_id = f"toy{seed:03d}"
             sitk.WriteImage(image, str(folder / "images" / f"{case_id}_ct.nii.gz"))
+            if tumour_only:
+                labels = sitk.Cast(labels == TUMOR.value, sitk.sitkUInt8) * TUMOR.value
             sitk.WriteImage(labels, str(folder / "labels" / f"{case_id}.nii.gz"))
-            datalist[split].append({"case_id": case_id, "image": f"images/{case_id}_ct.nii.gz", "label": f"labels/{case_id}.nii.gz"})
+            item = {"case_id": case_id, "image": f"images/{case_id}_ct.nii.gz", "label": f"labels/{case_id}.nii.gz"}
+            datalist[split].append({**item, "labelled": ["tumor"]} if tumour_only else item)
             seed += 1
     path = folder / "datalist.json"
     path.write_text(json.dumps(datalist, indent=2))

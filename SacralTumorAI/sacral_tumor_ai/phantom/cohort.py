@@ -1,7 +1,8 @@
 """``sacral-tumor-ai cohort``: a deterministic labelled cohort on disk, in a documented layout.
 
     DIR/dataset.json     what the cohort is: generator version, seed, label table, class names, counts
-    DIR/datalist.json    MONAI-style {"training", "validation", "test"} lists (stratified by class, 70/15/15)
+    DIR/datalist.json    MONAI-style {"training", "validation", "test"} lists (stratified by class, 70/15/15);
+                         items of a real-CT cohort carry "labelled": ["tumor"] (its bones are not labelled)
     DIR/clinical.csv     case_id, split, class, age, sex, zone, side, sacral_level, tumour_volume_ml, source
     DIR/images/<case>_ct.nii.gz, DIR/labels/<case>.nii.gz, DIR/montages/<case>.png
 """
@@ -108,7 +109,7 @@ def write_cohort(
             tumour_class = sample_class(rng)
             image, labelmap, info = insert_case(real_ct, tumour_class, rng)
             case_id = f"real{seed:03d}_{index:05d}"
-            clinical = {"case_id": case_id, "class": info["class"], "age": info["age"], "sex": info["sex"], "zone": info["zone"], "side": "", "sacral_level": "", "tumour_volume_ml": info["volume_ml"]}
+            clinical = {"case_id": case_id, "class": info["class"], "age": info["age"], "sex": info["sex"], "zone": info["zone"], "side": "", "sacral_level": "", "tumour_volume_ml": info["volume_ml"], "labelled": ["tumor"]}
         else:
             case = generate_case(seed, index, settings)
             image, labelmap, clinical, case_id = case.image, case.labelmap, case.clinical, case.case_id
@@ -116,7 +117,7 @@ def write_cohort(
         records.append({**clinical, **files, "source": source})
         if (index + 1) % 10 == 0 or index + 1 == cases:
             log(f"{index + 1}/{cases} cases, {(time.perf_counter() - started) / (index + 1):.1f} s per case")
-    keys = ("case_id", "image", "label", "class", "age", "sex")
+    keys = ("case_id", "image", "label", "class", "age", "sex") + (("labelled",) if source == "real" else ())
     counts = finish_cohort(out, records, seed, keys)
     dataset = {
         "name": "SacralTumorAI generated cohort",

@@ -13,11 +13,24 @@ import numpy as np
 
 from sacral_tumor_ai.ctseg.preprocess import labels_to_grid, prepare_ct
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
+from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.io import read_image
 
 
+def is_partly_labelled(item: dict[str, Any], structures: tuple[str, ...]) -> bool:
+    """Whether a data-list item's label holds only some of ``structures``: its optional ``labelled`` key lists
+    the structures that were drawn (absent: all). Only tumour-only labels are supported as partial."""
+    labelled = tuple(item.get("labelled") or structures)
+    if set(labelled) >= set(structures):
+        return False
+    if tuple(labelled) != ("tumor",):
+        raise SacralTumorAIError(f"{item.get('case_id', '?')}: partial labels {list(labelled)} are not supported (only ['tumor'])")
+    return True
+
+
 def cache_case(item: dict[str, Any], spec: CTModelSpec, cache: Path) -> dict[str, Any]:
-    """Preprocess one data-list item (or reuse its cached arrays); returns image (C,z,y,x) and label (1,z,y,x)."""
+    """Preprocess one data-list item (or reuse its cached arrays); returns image (C,z,y,x), label (1,z,y,x)
+    and ``partial`` (the label holds the tumour only)."""
     case_id = item.get("case_id") or Path(item["image"]).name.split(".")[0]
     path = cache / f"{case_id}.npz"
     if not path.exists():
@@ -28,7 +41,7 @@ def cache_case(item: dict[str, Any], spec: CTModelSpec, cache: Path) -> dict[str
         np.savez(temporary, image=prepared.channels.astype(np.float16), label=label)
         temporary.replace(path)
     with np.load(path) as data:
-        return {"image": data["image"].astype(np.float32), "label": data["label"][None], "case_id": case_id}
+        return {"image": data["image"].astype(np.float32), "label": data["label"][None], "case_id": case_id, "partial": is_partly_labelled(item, spec.output_labels)}
 
 
 def training_transforms(spec: CTModelSpec, samples_per_case: int):

@@ -19,11 +19,13 @@ import numpy as np
 from sacral_tumor_ai import __version__
 from sacral_tumor_ai.ctseg.inference import predict_labels
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
+from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.labels import LABELS, label_by_name, terminology_string
 from sacral_tumor_ai.training import distributed
 from sacral_tumor_ai.training.checkpoint import load_checkpoint, save_checkpoint
 from sacral_tumor_ai.training.datalist import load_datalist
 from sacral_tumor_ai.training.seg_data import cache_case, training_transforms
+from sacral_tumor_ai.training.seg_loss import deep_supervision_loss
 
 OUTPUT_LABELS = ("tumor", "hip_left", "hip_right", "sacrum")
 
@@ -32,7 +34,7 @@ OUTPUT_LABELS = ("tumor", "hip_left", "hip_right", "sacrum")
 class SegTrainingConfig:
     """Everything a run depends on; saved beside the checkpoints and in the exported model's metadata."""
 
-    datalist: str
+    datalist: str | list[str]  # one data list, or several whose splits are joined
     out: str
     spacing: tuple[float, float, float] = (2.0, 2.0, 2.0)
     windows: tuple[tuple[float, float], ...] = ((-100.0, 300.0), (-250.0, 1250.0))
@@ -49,7 +51,8 @@ class SegTrainingConfig:
     warmup_epochs: int = 2
     gradient_clip: float = 5.0  # max gradient norm; keeps early training from diverging
     seed: int = 0
-    max_validation_cases: int | None = None  # validate on the first N cases only (faster epochs)
+    max_validation_cases: int | None = None  # validate on the first N cases of each data list only (faster epochs)
+    init_model: str | None = None  # start from this model package's weights (same architecture) instead of random
     device: str = "cpu"
     name: str = "sacral-ct-seg"
     version: str = "0.1.0"
@@ -94,10 +97,29 @@ def dice_per_label(prediction: np.ndarray, target: np.ndarray) -> dict[str, floa
 
 
 def _validate(network, cases: list[dict[str, Any]], spec: CTModelSpec, device: str) -> dict[str, float]:
+    """Mean Dice per label over the cases that label it (a tumour-only case scores the tumour only)."""
     network.eval()
-    per_case = [dice_per_label(predict_labels(network, case["image"], spec, device), case["label"][0]) for case in cases]
+    per_case = []
+    for case in cases:
+        scores = dice_per_label(predict_labels(network, case["image"], spec, device), case["label"][0])
+        per_case.append({"tumor": scores["tumor"]} if case["partial"] else scores)
     network.train()
-    return {name: float(np.mean([scores[name] for scores in per_case])) for name in OUTPUT_LABELS}
+    return {name: float(np.mean([s[name] for s in per_case if name in s])) for name in OUTPUT_LABELS if any(name in s for s in per_case)}
+
+
+def _items(config: SegTrainingConfig, split: str) -> list[dict[str, Any]]:
+    datalists = [config.datalist] if isinstance(config.datalist, str) else list(config.datalist)
+    limit = config.max_validation_cases if split == "validation" else None
+    return [item for datalist in datalists for item in load_datalist(datalist, split)[:limit]]
+
+
+def _initial_weights(network, config: SegTrainingConfig) -> None:
+    from sacral_tumor_ai.models.package import load_package
+
+    package = load_package(config.init_model)
+    if package.metadata["architecture"] != config.architecture():
+        raise SacralTumorAIError(f"init_model {config.init_model}: its architecture differs from this run's")
+    network.load_state_dict({k: v.float() for k, v in package.state_dict().items()})
 
 
 def package_metadata(config: SegTrainingConfig, metrics: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
@@ -132,7 +154,6 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
     """Train; return the exported model package's folder (the best validation epoch)."""
     import torch
     from monai.data import DataLoader, Dataset, list_data_collate
-    from monai.losses import DeepSupervisionLoss, DiceCELoss
     from monai.utils import set_determinism
     from torch.nn.parallel import DistributedDataParallel
     from torch.utils.data.distributed import DistributedSampler
@@ -144,8 +165,8 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
     out = Path(config.out)
     spec = config.spec()
     cache = out / "cache"
-    training_items = load_datalist(config.datalist, "training")
-    validation_items = load_datalist(config.datalist, "validation")[: config.max_validation_cases]
+    training_items = _items(config, "training")
+    validation_items = _items(config, "validation")
     if group.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
@@ -156,11 +177,13 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
     validation_cases = [cache_case(item, spec, cache) for item in validation_items] if group.is_main else []
 
     torch.manual_seed(config.seed)
-    network = build_network(config.architecture()).to(group.device)
+    network = build_network(config.architecture())
+    if config.init_model:
+        _initial_weights(network, config)
+    network = network.to(group.device)
     model = DistributedDataParallel(network) if group.distributed else network
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
-    loss_function = DeepSupervisionLoss(DiceCELoss(to_onehot_y=True, softmax=True))
     start_epoch, best, history = 0, -1.0, []
     checkpoint_path = out / "checkpoint.pt"
     if resume and checkpoint_path.exists():
@@ -185,7 +208,7 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
         for batch in loader:
             optimizer.zero_grad(set_to_none=True)
             outputs = model(batch["image"].to(group.device))
-            loss = loss_function(outputs, batch["label"].to(group.device))
+            loss = deep_supervision_loss(outputs, batch["label"].to(group.device), torch.as_tensor(batch["partial"], device=group.device))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(network.parameters(), config.gradient_clip)
             optimizer.step()
