@@ -117,8 +117,10 @@ class Pelvis:
         hip = sdf.smooth_union(wing, posterior, 8.0)
         for part in (body, cup, superior, inferior, ischium, symphysis_body):
             hip = sdf.smooth_union(hip, part, 5.0)
-        # The joint face must stay apart from the sacrum (a 2-4 mm SI joint gap).
-        return sdf.intersect(hip, self.sacrum_half_width * 0.92 * (1 - 0.2 * self.sacral_position(z)) + 2.0 * s - sx)
+        # Posteriorly the joint face stays apart from the sacrum (a 2-4 mm SI joint gap); anteriorly the pubic
+        # bones reach the midline, with a 4 mm symphysis gap between them.
+        si_gap = self.sacrum_half_width * 0.92 * (1 - 0.2 * self.sacral_position(z)) + 2.0 * s - sx
+        return sdf.intersect(hip, np.where(y > -5 * s, si_gap, 2.0 - sx))
 
     def femur(self, x, y, z, side: int) -> np.ndarray:
         s = self.scale
