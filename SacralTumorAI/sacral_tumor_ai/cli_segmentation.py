@@ -45,11 +45,22 @@ def _run(args: argparse.Namespace) -> int:
     result = run_case(source, args.out, args.model, args.provider, args.device, args.series, progress)
     print(f"input        {source}")
     print("volumes (mL) " + ", ".join(f"{name} {volume:.1f}" for name, volume in result["volumes_ml"].items()))
+    print(f"location     {describe_location_line(result['location'])}")
     print(f"time         {result['timings_s']['end_to_end']:.1f} s")
     for warning in result["warnings"]:
         print(f"warning      {warning}")
     print(f"outputs      {Path(args.out).resolve()} ({', '.join(result['files'].values())})")
     return 0
+
+
+def describe_location_line(location: dict) -> str:
+    """One line for people: zones and centroid in the hip frame, or why there is no location."""
+    if not location["available"]:
+        return f"not available: {location['reason']}"
+    zones = ", ".join(location["enneking_zones"]) or "none (soft tissue only)"
+    levels = f" ({', '.join(location['sacral_levels'])})" if location["sacral_levels"] else ""
+    x, y, z = location["centroid_frame"]
+    return f"Enneking zone(s) {zones}{levels}; centroid {x:+.0f} mm left, {y:+.0f} mm posterior, {z:+.0f} mm superior in the hip frame"
 
 
 def register(commands: argparse._SubParsersAction) -> None:

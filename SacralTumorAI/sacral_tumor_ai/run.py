@@ -14,6 +14,7 @@ from sacral_tumor_ai import __version__
 from sacral_tumor_ai.ctseg.pipeline import CTSegmentation, segment_ct
 from sacral_tumor_ai.demo import bundled_model_path
 from sacral_tumor_ai.geometry import Geometry
+from sacral_tumor_ai.hipframe import describe_location
 from sacral_tumor_ai.io import read_image, write_image, write_json, write_seg_nrrd
 from sacral_tumor_ai.labels import label_values
 from sacral_tumor_ai.models.package import load_package
@@ -29,7 +30,7 @@ OUTPUT_FILES = {
 }
 
 
-def build_result(source: str | Path, image_geometry: Geometry, segmentation: CTSegmentation) -> dict[str, Any]:
+def build_result(source: str | Path, image_geometry: Geometry, segmentation: CTSegmentation, location: dict[str, Any]) -> dict[str, Any]:
     """The ``result.json`` document."""
     return {
         "software": {"name": "sacral-tumor-ai", "version": __version__},
@@ -44,6 +45,7 @@ def build_result(source: str | Path, image_geometry: Geometry, segmentation: CTS
         "files": dict(OUTPUT_FILES),
         "segmentation": segmentation.summary(),
         "volumes_ml": segmentation.volumes_ml,
+        "location": location,
         "timings_s": segmentation.timings_s,
         "models": {"segmentation": segmentation.model},
         "warnings": list(segmentation.warnings),
@@ -64,7 +66,10 @@ def run_case(
     image = read_image(source, series=series)
     package = load_package(model or bundled_model_path("ct-seg"))
     segmentation = segment_ct(image, package, provider, device, progress, source=str(source))
-    result = build_result(source, Geometry.of(image), segmentation)
+    located = time.perf_counter()
+    location = describe_location(segmentation.labelmap)
+    result = build_result(source, Geometry.of(image), segmentation, location)
+    result["timings_s"]["location"] = round(time.perf_counter() - located, 3)
     result["timings_s"]["end_to_end"] = round(time.perf_counter() - started, 3)
     out = Path(out)
     write_seg_nrrd(segmentation.labelmap, out / OUTPUT_FILES["segmentation"])

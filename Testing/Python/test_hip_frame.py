@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from pelvis_masks import pelvis_labelmap
+from sacral_tumor_ai.phantom.known import pelvis_labelmap
 from sacral_tumor_ai.hipframe import describe_location
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, TUMOR
 from sacral_tumor_ai.phantom.anatomy import Pelvis

@@ -5,7 +5,7 @@ femoral head's radius should be bone (the cup) and the ball inside it should not
 bone). The score is the shell's bone fraction minus four times the ball's (a weaker penalty lets the ball
 slide out of the laterally open cup); the best score near the template position wins, refined to below a
 voxel by its neighbours. Spherical kernels make it independent of rotation. On generated pelvises the centre
-is found within about 3 mm (scripts/calibrate_hip_frame.py); an acetabulum destroyed by tumour can be
+is found within 1-6 mm; an acetabulum destroyed by tumour can be
 missed by more, which the zones tolerate (zone II is about 50 mm in radius).
 """
 
@@ -22,7 +22,7 @@ from sacral_tumor_ai.hipframe.anatomy_template import ACETABULUM, ACETABULUM_SEA
 from sacral_tumor_ai.hipframe.frame import HipFrame
 
 GRID_MM = 3.0
-MIN_SCORE = 0.08  # intact cups score 0.13-0.18; below this the acetabulum is not recognisable
+MIN_SCORE = 0.2  # intact cups score 0.3-0.56 on generated pelvises; below this the cup is not recognisable
 
 
 @dataclass(frozen=True)

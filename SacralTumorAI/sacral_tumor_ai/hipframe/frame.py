@@ -48,7 +48,6 @@ class HipFrame:
             "axes_world_lps": {name: _rounded(axis, 5) for name, axis in zip(AXIS_NAMES, self.axes)},
             "scale_mm": round(float(self.scale_mm), 2),
             "quality": self.quality,
-            "warnings": list(self.warnings),
         }
 
 

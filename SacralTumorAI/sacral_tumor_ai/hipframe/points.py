@@ -46,12 +46,31 @@ def strides_for(image: sitk.Image, spacing_mm: float = WORKING_SPACING_MM) -> tu
     return tuple(max(1, int(spacing_mm / s)) for s in image.GetSpacing())
 
 
-def structure_points(image: sitk.Image, array: np.ndarray, value: int, strides: tuple[int, int, int] = (1, 1, 1)) -> PointCloud:
-    """Points of label ``value`` in ``array`` (the labelmap's z, y, x array), sampled every ``strides`` voxels."""
+def sampled(array: np.ndarray, strides: tuple[int, int, int]) -> np.ndarray:
+    """A contiguous copy of every ``strides`` (i, j, k) voxel of a z, y, x array (one pass, then cheap scans)."""
     si, sj, sk = strides
-    kji = np.argwhere(array[::sk, ::sj, ::si] == value).astype(np.float64) * (sk, sj, si)
-    voxel_ml = float(np.prod(image.GetSpacing())) * si * sj * sk / 1000.0
+    return np.ascontiguousarray(array[::sk, ::sj, ::si])
+
+
+def structure_points(image: sitk.Image, array: np.ndarray, value: int, strides: tuple[int, int, int] = (1, 1, 1)) -> PointCloud:
+    """Points of label ``value`` in ``array``: the labelmap's z, y, x array, or its :func:`sampled` copy
+    taken with ``strides``."""
+    kji = np.argwhere(array == value).astype(np.float64) * strides[::-1]
+    voxel_ml = float(np.prod(image.GetSpacing())) * int(np.prod(strides)) / 1000.0
     return PointCloud(index_to_world(image, kji[:, ::-1]), voxel_ml)
+
+
+def fine_structure_points(image: sitk.Image, array: np.ndarray, value: int, coarse: np.ndarray, strides: tuple[int, int, int]) -> PointCloud:
+    """Every voxel of label ``value``, scanning only the box where the :func:`sampled` copy ``coarse`` found
+    it (grown by a stride); the whole array when the sample missed it (a structure smaller than a stride)."""
+    found = np.argwhere(coarse == value)
+    if not len(found):
+        return structure_points(image, array, value)
+    step = np.array(strides[::-1])
+    low = np.maximum(found.min(axis=0) * step - step, 0)
+    high = np.minimum(found.max(axis=0) * step + 2 * step, array.shape)
+    kji = np.argwhere(array[low[0] : high[0], low[1] : high[1], low[2] : high[2]] == value).astype(np.float64) + low
+    return PointCloud(index_to_world(image, kji[:, ::-1]), float(np.prod(image.GetSpacing())) / 1000.0)
 
 
 def subsample(cloud: PointCloud, limit: int, seed: int = 0) -> PointCloud:

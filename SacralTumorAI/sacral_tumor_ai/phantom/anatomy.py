@@ -117,6 +117,8 @@ class Pelvis:
         hip = sdf.smooth_union(wing, posterior, 8.0)
         for part in (body, cup, superior, inferior, ischium, symphysis_body):
             hip = sdf.smooth_union(hip, part, 5.0)
+        # The femoral head and its joint space are never hip bone (the blends above would reach into the cup).
+        hip = sdf.subtract(hip, sdf.sphere(sx, y, z, (ax, ay, az), self.femoral_head + 1.5))
         # Posteriorly the joint face stays apart from the sacrum (a 2-4 mm SI joint gap); anteriorly the pubic
         # bones reach the midline, with a 4 mm symphysis gap between them.
         si_gap = self.sacrum_half_width * 0.92 * (1 - 0.2 * self.sacral_position(z)) + 2.0 * s - sx

@@ -1,4 +1,4 @@
-"""Generated pelvis labelmaps with tumours placed by hand, in the phantom's patient frame (known geometry)."""
+"""Generated pelvis labelmaps with tumours placed by hand (known geometry), for tests and benchmarks."""
 
 from __future__ import annotations
 
