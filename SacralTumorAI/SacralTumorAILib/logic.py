@@ -8,15 +8,26 @@ from typing import Any
 
 import SimpleITK as sitk
 
+from sacral_tumor_ai.hipframe import describe_location
 from sacral_tumor_ai.info import describe_image
 from sacral_tumor_ai.io import read_image
 from sacral_tumor_ai.modality import ModalityGuess, require_modality
-from SacralTumorAILib.segmentations import add_segmentation_node, save_labelmap, save_segmentation
+from SacralTumorAILib.location_nodes import add_frame_markups, add_location_table
+from SacralTumorAILib.segmentations import add_segmentation_node, labelmap_from_segmentation_node, save_labelmap, save_segmentation
 from SacralTumorAILib.volumes import add_volume_node, image_from_volume_node
 
 # Node attribute recording what the core decided about a volume, so that later steps and a saved scene
 # keep the answer.
 MODALITY_ATTRIBUTE = "SacralTumorAI.Modality"
+
+
+@dataclass(frozen=True)
+class TumourLocation:
+    """The location result and the nodes showing it (None when the location is unavailable)."""
+
+    location: dict[str, Any]
+    frame_node: Any
+    table_node: Any
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,16 @@ class SacralTumorAILogic:
     def add_segmentation(self, labelmap: sitk.Image, reference_volume, name: str = "Segmentation"):
         """Add a labelmap with the project's label table as a segmentation beside ``reference_volume``."""
         return add_segmentation_node(self.scene, labelmap, name, reference_volume)
+
+    def locate_tumour(self, segmentation_node, reference_volume) -> TumourLocation:
+        """The tumour's location in the hip frame from the segmentation as it is now (manual edits
+        included), shown as a frame markups node and a features table. Nodes are added only once
+        everything is computed; an unavailable location adds the table (with its reason) but no frame."""
+        labelmap = labelmap_from_segmentation_node(segmentation_node, image_from_volume_node(reference_volume))
+        location = describe_location(labelmap)
+        frame_node = add_frame_markups(self.scene, location) if location["available"] else None
+        table_node = add_location_table(self.scene, location)
+        return TumourLocation(location, frame_node, table_node)
 
     def export_segmentation(self, segmentation_node, reference_volume, folder: str | Path, stem: str) -> ExportedSegmentation:
         """Write ``stem.seg.nrrd`` and a NIfTI labelmap ``stem.nii.gz`` on the reference volume's grid."""

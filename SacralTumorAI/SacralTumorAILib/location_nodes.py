@@ -1,0 +1,63 @@
+"""The hip frame and location features as MRML nodes: a markups node and a table node.
+
+Core results are in LPS; MRML is RAS, so the first two coordinates change sign here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from sacral_tumor_ai.hipframe.table import location_rows
+
+LOCATION_ATTRIBUTE = "SacralTumorAI.Location"
+AXIS_LENGTH_MM = 50.0
+
+
+def _ras(lps: np.ndarray) -> list[float]:
+    x, y, z = (float(v) for v in lps)
+    return [-x, -y, z]
+
+
+def frame_points(location: dict[str, Any]) -> list[tuple[str, list[float]]]:
+    """Labelled RAS points: the frame's origin, its axes' tips (50 mm out) and the acetabular centres."""
+    frame = location["frame"]
+    origin = np.array(frame["origin_world_lps_mm"])
+    axes = [np.array(axis) for axis in frame["axes_world_lps"].values()]
+    points = [("origin", _ras(origin))]
+    points += [(name, _ras(origin + AXIS_LENGTH_MM * axis)) for name, axis in zip(("x left", "y posterior", "z superior"), axes)]
+    for side, acetabulum in location["acetabula"].items():
+        centre = origin + np.array(acetabulum["centre_frame"]) @ np.stack(axes)
+        points.append((f"{side.split('_')[1]} acetabulum", _ras(centre)))
+    return points
+
+
+def add_frame_markups(scene, location: dict[str, Any], name: str = "Hip frame"):
+    """A locked point list holding the frame's origin, axis tips and acetabular centres."""
+    node = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", name)
+    for label, position in frame_points(location):
+        index = node.AddControlPoint(*position)
+        node.SetNthControlPointLabel(index, label)
+    node.SetLocked(True)
+    node.SetAttribute(LOCATION_ATTRIBUTE, json.dumps(location["frame"]))
+    return node
+
+
+def add_location_table(scene, location: dict[str, Any], name: str = "Tumour location"):
+    """A table node with one row per feature (Feature, Value, Unit); the full result in an attribute."""
+    import vtk
+
+    node = scene.AddNewNodeByClass("vtkMRMLTableNode", name)
+    table = node.GetTable()
+    for title in ("Feature", "Value", "Unit"):
+        column = vtk.vtkStringArray()
+        column.SetName(title)
+        table.AddColumn(column)
+    for row in location_rows(location):
+        index = node.AddEmptyRow()
+        for column, text in enumerate(row):
+            node.SetCellText(index, column, str(text))
+    node.SetAttribute(LOCATION_ATTRIBUTE, json.dumps(location))
+    return node
