@@ -8,19 +8,26 @@ from dataclasses import fields
 from pathlib import Path
 
 
+def training_config(config_class, args: argparse.Namespace, command: str, overrides: tuple[str, ...]):
+    """A training configuration from ``--config`` JSON, the data list and output folder, and the command
+    line's overrides; unknown keys are refused with the known ones listed."""
+    settings = json.loads(Path(args.config).read_text()) if args.config else {}
+    settings.update({"datalist": args.datalist[0] if len(args.datalist) == 1 else args.datalist, "out": args.out})
+    for name in overrides:
+        if getattr(args, name, None) is not None:
+            settings[name] = getattr(args, name)
+    known = {f.name for f in fields(config_class)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise SystemExit(f"{command}: unknown configuration keys {unknown}; known: {sorted(known)}")
+    return config_class(**settings)
+
+
 def _train(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.training.seg_train import SegTrainingConfig, train_segmentation
 
-    settings = json.loads(Path(args.config).read_text()) if args.config else {}
-    settings.update({"datalist": args.datalist[0] if len(args.datalist) == 1 else args.datalist, "out": args.out})
-    for name in ("epochs", "device", "init_filters", "seed", "batch_size", "init_model"):
-        if getattr(args, name) is not None:
-            settings[name] = getattr(args, name)
-    known = {f.name for f in fields(SegTrainingConfig)}
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise SystemExit(f"train-seg: unknown configuration keys {unknown}; known: {sorted(known)}")
-    package = train_segmentation(SegTrainingConfig(**settings), resume=args.resume)
+    config = training_config(SegTrainingConfig, args, "train-seg", ("epochs", "device", "init_filters", "seed", "batch_size", "init_model"))
+    package = train_segmentation(config, resume=args.resume)
     print(f"model package: {package}")
     return 0
 
