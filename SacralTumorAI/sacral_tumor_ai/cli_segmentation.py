@@ -49,10 +49,12 @@ def _run(args: argparse.Namespace) -> int:
 
     source = args.input or demo_case_path()
     progress = Progress(report=(lambda fraction, message: print(f"[{fraction:4.0%}] {message}", flush=True)) if args.verbose else None)
-    result = run_case(source, args.out, args.model, args.provider, args.device, args.series, progress)
+    clinical = {"age": args.age, "sex": args.sex}
+    result = run_case(source, args.out, args.model, args.provider, args.device, args.series, progress, clinical, args.classifier)
     print(f"input        {source}")
     print("volumes (mL) " + ", ".join(f"{name} {volume:.1f}" for name, volume in result["volumes_ml"].items()))
     print(f"location     {describe_location_line(result['location'])}")
+    print(f"class        {describe_classification_line(result['classification'])}")
     print(f"time         {result['timings_s']['end_to_end']:.1f} s")
     for warning in result["warnings"]:
         print(f"warning      {warning}")
@@ -70,6 +72,14 @@ def describe_location_line(location: dict) -> str:
     return f"Enneking zone(s) {zones}{levels}; centroid {x:+.0f} mm left, {y:+.0f} mm posterior, {z:+.0f} mm superior in the hip frame"
 
 
+def describe_classification_line(classification: dict) -> str:
+    """The three most probable classes, or why there is no classification."""
+    if not classification["available"]:
+        return f"not available: {classification['reason']}"
+    top = classification["ranking"][:3]
+    return ", ".join(f"{name} {classification['probabilities'][name]:.0%}" for name in top) + " (research use only)"
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("run", help="segment a CT: .seg.nrrd, NIfTI labelmap, result.json and a preview PNG")
     run.add_argument("input", nargs="?", help="CT file or DICOM folder (default: the bundled demo case)")
@@ -79,6 +89,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--device", default="cpu", help="cpu or cuda")
     run.add_argument("--series", help="series UID or description, when a DICOM folder holds several")
     run.add_argument("--verbose", action="store_true", help="print progress")
+    run.add_argument("--age", type=float, help="patient's age in years (classification; may be left out)")
+    run.add_argument("--sex", help="patient's sex: F or M (classification; may be left out)")
+    run.add_argument("--classifier", help="classifier package folder (default: the bundled classifier)")
     run.set_defaults(handler=_run)
 
     train = commands.add_parser(

@@ -14,6 +14,7 @@ from sacral_tumor_ai import __version__
 from sacral_tumor_ai.ctseg.pipeline import CTSegmentation, segment_ct
 from sacral_tumor_ai.demo import bundled_model_path
 from sacral_tumor_ai.geometry import Geometry
+from sacral_tumor_ai.classify.scalars import DEFAULT_SCALARS, gather
 from sacral_tumor_ai.hipframe import describe_location
 from sacral_tumor_ai.io import read_image, write_image, write_json, write_seg_nrrd
 from sacral_tumor_ai.labels import label_values
@@ -30,7 +31,7 @@ OUTPUT_FILES = {
 }
 
 
-def build_result(source: str | Path, image_geometry: Geometry, segmentation: CTSegmentation, location: dict[str, Any]) -> dict[str, Any]:
+def build_result(source: str | Path, image_geometry: Geometry, segmentation: CTSegmentation, location: dict[str, Any], classification: dict[str, Any]) -> dict[str, Any]:
     """The ``result.json`` document."""
     return {
         "software": {"name": "sacral-tumor-ai", "version": __version__},
@@ -46,10 +47,31 @@ def build_result(source: str | Path, image_geometry: Geometry, segmentation: CTS
         "segmentation": segmentation.summary(),
         "volumes_ml": segmentation.volumes_ml,
         "location": location,
+        "classification": classification,
         "timings_s": segmentation.timings_s,
-        "models": {"segmentation": segmentation.model},
+        "models": {"segmentation": segmentation.model, **({"classification": classification["model"]} if classification.get("model") else {})},
         "warnings": list(segmentation.warnings),
     }
+
+
+def load_classifier(classifier: str | Path | None, device: str):
+    """The given classifier package, else the bundled one; None when neither exists (the run then
+    reports classification as unavailable)."""
+    from sacral_tumor_ai.classify.predict import Classifier
+
+    folder = Path(classifier) if classifier else bundled_model_path("ct-classifier")
+    if classifier is None and not (folder / "model.json").is_file():
+        return None
+    return Classifier(load_package(folder), device)
+
+
+def classify(classifier, image, labelmap, clinical: dict[str, Any], location: dict[str, Any], tumour_ml: float) -> dict[str, Any]:
+    """The ``classification`` part of the result: probabilities, or why there are none."""
+    if classifier is None:
+        return {"available": False, "reason": "No classifier is installed (bundled or given with --classifier)."}
+    if tumour_ml <= 0:
+        return {"available": False, "reason": "The tumour mask is empty: there is nothing to classify."}
+    return {"available": True, **classifier.classify(image, labelmap, clinical, location)}
 
 
 def run_case(
@@ -60,16 +82,26 @@ def run_case(
     device: str = "cpu",
     series: str | None = None,
     progress: Progress | None = None,
+    clinical: dict[str, Any] | None = None,
+    classifier: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Segment ``source`` (file or DICOM folder) and write the outputs into ``out``; return the result."""
+    """Segment ``source`` (file or DICOM folder), locate and classify the tumour (with the ``clinical``
+    form values, for example age and sex) and write the outputs into ``out``; return the result."""
     started = time.perf_counter()
+    clinical = dict(clinical or {})
+    loaded_classifier = load_classifier(classifier, device)
+    gather(loaded_classifier.scalars if loaded_classifier else DEFAULT_SCALARS, clinical, None)  # impossible form values stop the run before any work
     image = read_image(source, series=series)
     package = load_package(model or bundled_model_path("ct-seg"))
     segmentation = segment_ct(image, package, provider, device, progress, source=str(source))
     located = time.perf_counter()
     location = describe_location(segmentation.labelmap)
-    result = build_result(source, Geometry.of(image), segmentation, location)
-    result["timings_s"]["location"] = round(time.perf_counter() - located, 3)
+    location_seconds = time.perf_counter() - located
+    classified = time.perf_counter()
+    classification = classify(loaded_classifier, image, segmentation.labelmap, clinical, location, segmentation.volumes_ml.get("tumor", 0.0))
+    result = build_result(source, Geometry.of(image), segmentation, location, classification)
+    result["timings_s"]["location"] = round(location_seconds, 3)
+    result["timings_s"]["classification"] = round(time.perf_counter() - classified, 3)
     result["timings_s"]["end_to_end"] = round(time.perf_counter() - started, 3)
     out = Path(out)
     write_seg_nrrd(segmentation.labelmap, out / OUTPUT_FILES["segmentation"])

@@ -19,24 +19,15 @@ from sacral_tumor_ai.classify.train import ClsTrainingConfig, train_classifier
 from sacral_tumor_ai.hipframe import describe_location
 from sacral_tumor_ai.models.package import ModelPackageError, load_package
 from sacral_tumor_ai.training.checkpoint import load_checkpoint
-from toy_ct import toy_case, write_toy_datalist
+from toy_ct import TINY_CLASSIFIER, TOY_CLASSES, add_toy_clinical, toy_case, write_toy_datalist
 
-CLASSES = ["chordoma", "chondrosarcoma", "metastasis"]
-TINY = {
-    "classes": CLASSES, "crop_size": [16, 16, 8], "init_features": 8, "growth_rate": 4, "block_config": [2, 2],
-    "hidden": [16], "batch_size": 4, "learning_rate": 3e-3,
-}
+CLASSES = TOY_CLASSES
+TINY = TINY_CLASSIFIER
 
 
 @pytest.fixture(scope="module")
 def datalist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = write_toy_datalist(tmp_path_factory.mktemp("cls"), counts=(9, 6, 3))
-    data = json.loads(path.read_text())
-    for split in data.values():
-        for index, item in enumerate(split):
-            item.update({"class": CLASSES[index % 3], "age": 30.0 + 15 * (index % 3), "sex": "MF"[index % 2]})
-    path.write_text(json.dumps(data))
-    return path
+    return add_toy_clinical(write_toy_datalist(tmp_path_factory.mktemp("cls"), counts=(9, 6, 3)))
 
 
 def _sex() -> dict:

@@ -20,7 +20,7 @@ from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT
 from sacral_tumor_ai.models.package import ModelPackageError, load_package
 from sacral_tumor_ai.run import run_case
 from sacral_tumor_ai.training.seg_train import SegTrainingConfig, train_segmentation
-from toy_ct import TINY_TRAINING, toy_case, write_toy_datalist
+from toy_ct import TINY_CLASSIFIER, TINY_TRAINING, add_toy_clinical, toy_case, write_toy_datalist
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +117,35 @@ def test_thick_slices_give_masks_on_the_thick_grid(toy_model: Path, toy_ct: Path
     thin = run_case(toy_ct, tmp_path / "thin", model=toy_model)
     for name in ("hip_left", "hip_right"):
         assert result["volumes_ml"][name] == pytest.approx(thin["volumes_ml"][name], rel=0.25)
+
+
+@pytest.fixture(scope="module")
+def toy_classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from sacral_tumor_ai.classify.train import ClsTrainingConfig, train_classifier
+
+    folder = tmp_path_factory.mktemp("toy-classifier")
+    datalist = add_toy_clinical(write_toy_datalist(folder / "data", counts=(6, 3, 0)))
+    return train_classifier(ClsTrainingConfig(datalist=str(datalist), out=str(folder / "run"), epochs=1, **TINY_CLASSIFIER), log=lambda *_: None)
+
+
+def test_run_locates_and_classifies_with_the_form(toy_model: Path, toy_classifier: Path, toy_ct: Path, tmp_path: Path) -> None:
+    result = run_case(toy_ct, tmp_path / "out", model=toy_model, clinical={"age": 61, "sex": "M"}, classifier=toy_classifier)
+    saved = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert saved["location"] == json.loads(json.dumps(result["location"]))
+    classification = saved["classification"]
+    if saved["volumes_ml"]["tumor"] > 0:
+        assert classification["available"] and set(classification["probabilities"]) == {"chordoma", "chondrosarcoma", "metastasis"}
+        assert classification["clinical_used"] == {"age": 61.0, "sex": "M"}
+        assert saved["models"]["classification"]["name"] == "sacral-tumour-classifier"
+    else:
+        assert not classification["available"] and "empty" in classification["reason"]
+
+
+def test_impossible_form_values_stop_the_run_before_anything_is_written(toy_model: Path, toy_classifier: Path, toy_ct: Path, tmp_path: Path) -> None:
+    from sacral_tumor_ai.classify.scalars import ClinicalInputError
+
+    with pytest.raises(ClinicalInputError, match="age -3"):
+        run_case(toy_ct, tmp_path / "out", model=toy_model, clinical={"age": -3}, classifier=toy_classifier)
+    with pytest.raises(ClinicalInputError, match="sex 'unknown'"):
+        run_case(toy_ct, tmp_path / "out", model=toy_model, clinical={"sex": "unknown"})
+    assert not (tmp_path / "out").exists()

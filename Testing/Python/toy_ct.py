@@ -77,3 +77,20 @@ TINY_TRAINING = {
     "learning_rate": 0.01,
     "warmup_epochs": 0,
 }
+
+
+TOY_CLASSES = ["chordoma", "chondrosarcoma", "metastasis"]
+TINY_CLASSIFIER = {
+    "classes": TOY_CLASSES, "crop_size": [16, 16, 8], "init_features": 8, "growth_rate": 4, "block_config": [2, 2],
+    "hidden": [16], "batch_size": 4, "learning_rate": 3e-3,
+}
+
+
+def add_toy_clinical(datalist: Path) -> Path:
+    """Give every item of a toy data list a class, an age and a sex (cycling, so every split has each class)."""
+    data = json.loads(datalist.read_text())
+    for split in data.values():
+        for index, item in enumerate(split):
+            item.update({"class": TOY_CLASSES[index % 3], "age": 30.0 + 15 * (index % 3), "sex": "MF"[index % 2]})
+    datalist.write_text(json.dumps(data))
+    return datalist
