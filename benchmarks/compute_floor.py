@@ -25,14 +25,14 @@ def matmul_flops_per_second(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / statistics.median(times)
 
 
-def forward_flops(network, example) -> float:
-    """FLOPs of one forward pass (PyTorch's FlopCounterMode)."""
+def forward_flops(network, *inputs) -> float:
+    """FLOPs of one forward pass on ``inputs`` (PyTorch's FlopCounterMode)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
-        network(example)
+        network(*inputs)
     return float(counter.get_total_flops())
 
 
