@@ -10,8 +10,8 @@ CLI=.venv/bin/sacral-tumor-ai
 [ -f "$BUILD/cls-ct/datalist.json" ] || $CLI cohort --cases 480 --seed 21 --out "$BUILD/cls-ct" --in-plane-mm 1.6 2.0 --slice-mm 2 3 --no-montage
 for inputs in image+clinical+location image image+clinical; do
   run="$BUILD/cls-${inputs//+/-}"
-  $CLI train-cls --datalist "$BUILD/cls-ct/datalist.json" --out "$run" --config scripts/classifier_config.json --inputs "$inputs" --resume
-  $CLI evaluate-cls --model "$run/model" --datalist "$BUILD/cls-ct/datalist.json" --split test --out "$run/eval-test"
+  $CLI train-cls --datalist "$BUILD/cls-ct/datalist.json" --out "$run" --config scripts/classifier_config.json --inputs "$inputs" --cache "$BUILD/cls-cache" --resume
+  $CLI evaluate-cls --model "$run/model" --datalist "$BUILD/cls-ct/datalist.json" --split test --out "$run/eval-test" --cache "$BUILD/cls-cache"
 done
 $CLI compare-cls "$BUILD/cls-image-clinical-location/eval-test/predictions.csv" "$BUILD/cls-image/eval-test/predictions.csv" \
   --model "$BUILD/cls-image-clinical-location/model" --out "$BUILD/cls-compare"

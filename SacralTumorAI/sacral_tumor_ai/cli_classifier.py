@@ -12,7 +12,7 @@ from sacral_tumor_ai.cli_segmentation import training_config
 def _train(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.classify.train import ClsTrainingConfig, train_classifier
 
-    config = training_config(ClsTrainingConfig, args, "train-cls", ("epochs", "device", "seed", "batch_size", "inputs"))
+    config = training_config(ClsTrainingConfig, args, "train-cls", ("epochs", "device", "seed", "batch_size", "inputs", "cache"))
     if isinstance(config.datalist, list):
         raise SystemExit("train-cls: give one data list")
     print(f"model package: {train_classifier(config, resume=args.resume)}")
@@ -31,7 +31,7 @@ def _summary(report: dict) -> str:
 def _evaluate(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.classify.evaluate import evaluate_classifier
 
-    report = evaluate_classifier(args.model, args.datalist, args.split, args.out, args.device, args.bootstrap, args.seed)
+    report = evaluate_classifier(args.model, args.datalist, args.split, args.out, args.device, args.bootstrap, args.seed, args.cache)
     print(_summary(report))
     print(f"outputs: {Path(args.out) / 'metrics.json'}, predictions.csv, confusion.png, roc.png")
     return 0
@@ -55,6 +55,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--out", required=True, help="run folder: cache, checkpoint.pt, training_log.csv, model/")
     train.add_argument("--config", help="JSON file of ClsTrainingConfig settings")
     train.add_argument("--inputs", choices=("image", "image+clinical", "image+clinical+location"), help="inputs used (the ablation's variants)")
+    train.add_argument("--cache", help="folder of prepared cases, shareable between runs (default: RUN/cache)")
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", dest="batch_size", type=int)
     train.add_argument("--seed", type=int)
@@ -68,6 +69,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--split", default="test")
     evaluate.add_argument("--out", required=True)
     evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--cache", help="folder of prepared cases (default: OUT/cache)")
     evaluate.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the 95%% CIs")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.set_defaults(handler=_evaluate)

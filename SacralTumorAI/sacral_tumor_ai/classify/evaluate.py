@@ -17,7 +17,7 @@ from sacral_tumor_ai.io import write_json
 from sacral_tumor_ai.training.datalist import load_datalist
 
 
-def evaluate_classifier(model: str | Path, datalist: str | Path, split: str, out: str | Path, device: str = "cpu", samples: int = 2000, seed: int = 0) -> dict[str, Any]:
+def evaluate_classifier(model: str | Path, datalist: str | Path, split: str, out: str | Path, device: str = "cpu", samples: int = 2000, seed: int = 0, cache: str | Path | None = None) -> dict[str, Any]:
     """Classify every case of ``split`` (its label's tumour, its clinical values) and write predictions.csv,
     metrics.json, confusion.png and roc.png into ``out``."""
     from sacral_tumor_ai.classify.predict import Classifier
@@ -26,7 +26,7 @@ def evaluate_classifier(model: str | Path, datalist: str | Path, split: str, out
 
     classifier = Classifier(load_package(model), device)
     out = Path(out)
-    cases = [prepare_case(item, classifier.crop, out / "cache") for item in load_datalist(datalist, split)]
+    cases = [prepare_case(item, classifier.crop, Path(cache) if cache else out / "cache") for item in load_datalist(datalist, split)]
     scores = np.array([classifier.probabilities(case["crop"], gather(classifier.scalars, case["clinical"], case["location"])) for case in cases])
     truth = [case["class"] for case in cases]
     y_true = np.array([classifier.classes.index(t) for t in truth])

@@ -56,6 +56,7 @@ class ClsTrainingConfig:
     name: str = "sacral-tumour-classifier"
     version: str = "0.1.0"
     training_data: str = ""
+    cache: str | None = None  # prepared cases (crop, location); shareable between runs, default RUN/cache
 
     def crop(self) -> CropSpec:
         return CropSpec(tuple(self.crop_size), self.crop_margin_mm, tuple(self.window))
@@ -135,7 +136,7 @@ def train_classifier(config: ClsTrainingConfig, resume: bool = False, log=print)
 
     group = distributed.start(config.device)
     out = Path(config.out)
-    cache = out / "cache"
+    cache = Path(config.cache) if config.cache else out / "cache"
     items = {split: load_datalist(config.datalist, split) for split in ("training", "validation")}
     if group.is_main:
         out.mkdir(parents=True, exist_ok=True)
