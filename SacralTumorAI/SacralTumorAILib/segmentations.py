@@ -12,7 +12,7 @@ import vtk
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.geometry import Geometry, geometry_difference
 from sacral_tumor_ai.io import atomic_output, write_image
-from sacral_tumor_ai.labels import LABELS, Label, coded_type, terminology_string
+from sacral_tumor_ai.labels import LABELS, Label, match_segments, terminology_string
 from SacralTumorAILib.vtk_images import geometry_only, oriented_image_from_sitk, sitk_from_oriented_image
 
 GEOMETRY_TOLERANCE = 1e-6
@@ -109,21 +109,11 @@ def find_segment_ids(node, labels: Sequence[Label] = LABELS) -> dict[str, str]:
     """Label name -> segment ID, matched by ID, then name, then terminology (a user's own segmentation may
     name segments differently but still code them)."""
     segmentation = node.GetSegmentation()
-    segments = {sid: segmentation.GetSegment(sid) for sid in segmentation.GetSegmentIDs()}
-    found: dict[str, str] = {}
-    for label in labels:
-        names = {label.name.lower(), label.display_name.lower()}
-        code = (label.type.value, label.modifier.value if label.modifier else "")
-        for matches in (
-            lambda sid, seg: sid == label.name,
-            lambda sid, seg: seg.GetName().strip().lower() in names,
-            lambda sid, seg: seg.HasTerminology() and coded_type(seg.GetTerminology()) == code,
-        ):
-            hits = [sid for sid, seg in segments.items() if sid not in found.values() and matches(sid, seg)]
-            if hits:
-                found[label.name] = hits[0]
-                break
-    return found
+    segments = []
+    for sid in segmentation.GetSegmentIDs():
+        segment = segmentation.GetSegment(sid)
+        segments.append((sid, segment.GetName(), segment.GetTerminology() if segment.HasTerminology() else ""))
+    return match_segments(segments, labels)
 
 
 def labelmap_from_segmentation_node(node, reference: sitk.Image, labels: Sequence[Label] = LABELS) -> sitk.Image:

@@ -7,6 +7,8 @@ overlap, the entry listed later is painted over the earlier ones (a tumour insid
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dataclasses import dataclass
 
 
@@ -84,3 +86,25 @@ def coded_type(terminology: str) -> tuple[str, str]:
         return fields[1] if len(fields) > 1 else ""
 
     return value(2), value(3)
+
+
+def match_segments(segments: Sequence[tuple[str, str, str]], labels: Sequence[Label] = LABELS) -> dict[str, str]:
+    """Label name -> segment ID for ``segments`` given as (ID, name, terminology string or "").
+
+    A user's segmentation may name segments differently but still code them, so each label takes the first
+    segment matching its ID, else its name or display name, else its terminology; a segment serves one label.
+    """
+    found: dict[str, str] = {}
+    for label in labels:
+        names = {label.name.lower(), label.display_name.lower()}
+        code = (label.type.value, label.modifier.value if label.modifier else "")
+        for matches in (
+            lambda identifier, name, terminology: identifier == label.name,
+            lambda identifier, name, terminology: name.strip().lower() in names,
+            lambda identifier, name, terminology: bool(terminology) and coded_type(terminology) == code,
+        ):
+            hits = [segment[0] for segment in segments if segment[0] not in found.values() and matches(*segment)]
+            if hits:
+                found[label.name] = hits[0]
+                break
+    return found

@@ -15,7 +15,7 @@ import SimpleITK as sitk
 
 from sacral_tumor_ai.errors import InputImageError
 from sacral_tumor_ai.io.atomic import atomic_output
-from sacral_tumor_ai.labels import LABELS, Label, coded_type, terminology_string
+from sacral_tumor_ai.labels import LABELS, Label, match_segments, terminology_string
 
 _REFERENCE_GEOMETRY = "ReferenceImageExtentOffset"
 
@@ -72,27 +72,25 @@ def read_seg_nrrd(path: str | Path, labels: Sequence[Label] = LABELS) -> sitk.Im
         raise InputImageError(path, "has several overlapping layers; export it as one labelmap layer first")
     source = sitk.GetArrayViewFromImage(image)
     result = np.zeros(source.shape, np.uint8)
+    segments, values = [], {}
     index = 0
     while image.HasMetaDataKey(f"Segment{index}_ID"):
         key = f"Segment{index}_"
-        label = _match(image, key, labels)
-        if label is not None:
-            result[source == int(image.GetMetaData(key + "LabelValue"))] = label.value
+        identifier = image.GetMetaData(key + "ID").strip()
+        segments.append((identifier, _meta(image, key + "Name"), _terminology(_meta(image, key + "Tags"))))
+        values[identifier] = int(image.GetMetaData(key + "LabelValue"))
         index += 1
+    by_name = {label.name: label for label in labels}
+    for name, identifier in match_segments(segments, labels).items():
+        result[source == values[identifier]] = by_name[name].value
     labelmap = sitk.GetImageFromArray(result)
     labelmap.CopyInformation(image)
     return labelmap
 
 
-def _match(image: sitk.Image, key: str, labels: Sequence[Label]) -> Label | None:
-    identifier = image.GetMetaData(key + "ID").strip()
-    name = image.GetMetaData(key + "Name").strip().lower() if image.HasMetaDataKey(key + "Name") else ""
-    tags = image.GetMetaData(key + "Tags") if image.HasMetaDataKey(key + "Tags") else ""
-    terminology = next((t.split(":", 1)[1] for t in tags.split("|") if t.startswith("TerminologyEntry:")), "")
-    for label in labels:
-        code = (label.type.value, label.modifier.value if label.modifier else "")
-        if identifier == label.name or name in (label.name, label.display_name.lower()):
-            return label
-        if terminology and coded_type(terminology) == code:
-            return label
-    return None
+def _meta(image: sitk.Image, key: str) -> str:
+    return image.GetMetaData(key) if image.HasMetaDataKey(key) else ""
+
+
+def _terminology(tags: str) -> str:
+    return next((tag.split(":", 1)[1] for tag in tags.split("|") if tag.startswith("TerminologyEntry:")), "")
