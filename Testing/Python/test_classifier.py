@@ -121,3 +121,23 @@ def test_evaluate_and_compare_commands(datalist: Path, tmp_path: Path, capsys: p
     comparison = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
     assert comparison["cases"] == 6 and set(comparison["per_class_delong"]) <= set(CLASSES)
     assert "DeLong" in capsys.readouterr().out
+
+
+def test_cases_without_a_tumour_are_left_out_and_named(datalist: Path, tmp_path: Path) -> None:
+    from sacral_tumor_ai.classify.cases import prepare_cases
+    from sacral_tumor_ai.classify.crop import CropSpec
+    from sacral_tumor_ai.labels import TUMOR
+    from sacral_tumor_ai.training.datalist import load_datalist
+
+    items = load_datalist(datalist, "test")
+    labels = sitk.ReadImage(items[0]["label"])
+    array = sitk.GetArrayFromImage(labels)
+    array[array == TUMOR.value] = 0
+    empty = sitk.GetImageFromArray(array)
+    empty.CopyInformation(labels)
+    sitk.WriteImage(empty, str(tmp_path / "empty.nii.gz"))
+    items[0] = {**items[0], "label": str(tmp_path / "empty.nii.gz")}
+    messages: list[str] = []
+    cases = prepare_cases(items, CropSpec((16, 16, 8)), tmp_path / "cache", messages.append)
+    assert [c["case_id"] for c in cases] == [item["case_id"] for item in items[1:]]
+    assert messages == [f"left out 1 case(s) whose label has no tumour: {items[0]['case_id']}"]

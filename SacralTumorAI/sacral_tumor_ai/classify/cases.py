@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from sacral_tumor_ai.classify.crop import CropSpec, tumour_crop
+from sacral_tumor_ai.classify.crop import CropSpec, NoTumourError, tumour_crop
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.hipframe import describe_location
 from sacral_tumor_ai.io import read_image
@@ -46,6 +46,20 @@ def prepare_case(item: dict[str, Any], crop: CropSpec, cache: Path) -> dict[str,
             "clinical": {key: item.get(key) for key in CLINICAL_KEYS},
             "class": item.get("class"),
         }
+
+
+def prepare_cases(items: list[dict[str, Any]], crop: CropSpec, cache: Path, log=print) -> list[dict[str, Any]]:
+    """:func:`prepare_case` for every item, leaving out (and naming) items whose label has no tumour, for
+    example a generated tumour outside the field of view."""
+    cases, skipped = [], []
+    for item in items:
+        try:
+            cases.append(prepare_case(item, crop, cache))
+        except NoTumourError:
+            skipped.append(item.get("case_id", item["image"]))
+    if skipped:
+        log(f"left out {len(skipped)} case(s) whose label has no tumour: {', '.join(map(str, skipped))}")
+    return cases
 
 
 def class_index(case: dict[str, Any], classes: list[str]) -> int:

@@ -20,6 +20,10 @@ from sacral_tumor_ai.labels import TUMOR
 AIR_HU = -1024.0
 
 
+class NoTumourError(SacralTumorAIError):
+    """The segmentation holds no tumour, so there is nothing to crop or classify."""
+
+
 @dataclass(frozen=True)
 class CropSpec:
     size: tuple[int, int, int] = (64, 64, 32)  # x, y, z voxels (seed 1: 256 x 256 x 64)
@@ -46,7 +50,7 @@ def tumour_crop(ct: sitk.Image, labelmap: sitk.Image, spec: CropSpec, axes: np.n
     mask = sitk.GetArrayViewFromImage(labelmap)
     index = np.argwhere(mask == TUMOR.value)
     if not len(index):
-        raise SacralTumorAIError("There is no tumour in the segmentation: draw or segment the tumour before classifying.")
+        raise NoTumourError("There is no tumour in the segmentation: draw or segment the tumour before classifying.")
     axes = np.eye(3) if axes is None else np.asarray(axes, float)
     corners = index_to_world(labelmap, np.concatenate([index, index + 1, index - 1])[:, ::-1].astype(float))
     local = corners @ axes.T

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from sacral_tumor_ai.classify.cases import prepare_case
+from sacral_tumor_ai.classify.cases import prepare_cases
 from sacral_tumor_ai.classify.metrics import bootstrap_ci, classification_report, delong_test, macro_auc
 from sacral_tumor_ai.classify.plots import confusion_png, roc_png
 from sacral_tumor_ai.classify.predictions import read_predictions, read_truth, write_predictions
@@ -26,7 +26,7 @@ def evaluate_classifier(model: str | Path, datalist: str | Path, split: str, out
 
     classifier = Classifier(load_package(model), device)
     out = Path(out)
-    cases = [prepare_case(item, classifier.crop, Path(cache) if cache else out / "cache") for item in load_datalist(datalist, split)]
+    cases = prepare_cases(load_datalist(datalist, split), classifier.crop, Path(cache) if cache else out / "cache")
     scores = np.array([classifier.probabilities(case["crop"], gather(classifier.scalars, case["clinical"], case["location"])) for case in cases])
     truth = [case["class"] for case in cases]
     y_true = np.array([classifier.classes.index(t) for t in truth])

@@ -18,7 +18,7 @@ import numpy as np
 
 from sacral_tumor_ai import __version__
 from sacral_tumor_ai.classify.calibration import fit_temperature
-from sacral_tumor_ai.classify.cases import class_index, prepare_case
+from sacral_tumor_ai.classify.cases import class_index, prepare_cases
 from sacral_tumor_ai.classify.crop import CropSpec
 from sacral_tumor_ai.classify.metrics import macro_auc
 from sacral_tumor_ai.classify.network import DEFAULT_ARCHITECTURE
@@ -141,10 +141,10 @@ def train_classifier(config: ClsTrainingConfig, resume: bool = False, log=print)
     if group.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
-        for item in items["training"] + items["validation"]:
-            prepare_case(item, config.crop(), cache)
+        prepare_cases(items["training"] + items["validation"], config.crop(), cache, log)  # fills the cache once
     distributed.barrier(group)
-    cases = {split: [prepare_case(item, config.crop(), cache) for item in split_items] for split, split_items in items.items()}
+    quiet = lambda *_: None  # noqa: E731 - already reported above
+    cases = {split: prepare_cases(split_items, config.crop(), cache, quiet) for split, split_items in items.items()}
     for split_cases in cases.values():
         for case in split_cases:
             case["scalars"] = gather(DEFAULT_SCALARS, case["clinical"], case["location"])
