@@ -1,7 +1,7 @@
 """A classical, no-weights hip-bone method: threshold, separate at the joints, name the parts.
 
-1. Bone = voxels above 180 HU, holes filled slice by slice (cancellous bone inside the cortex), on a 2 mm
-   grid. 2. One erosion opens the joint spaces (hip joints, SI joints, L5/S1 disc) so that femora, hip bones,
+1. Bone = voxels above 180 HU, plus the holes inside it (slice by slice) whose mean is above 70 HU
+   (cancellous bone inside the cortex, not the pelvic cavity inside the pelvic ring), on a 2 mm grid. 2. One erosion opens the joint spaces (hip joints, SI joints, L5/S1 disc) so that femora, hip bones,
    sacrum and lumbar spine become separate components. 3. Components are named by position relative to the
    body's midline: the two largest lateral components reaching above the femoral heads are the hip bones
    (left on the patient's left), the lowest midline component under them is the sacrum. 4. The named
@@ -19,6 +19,7 @@ from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM
 from sacral_tumor_ai.resample import resample_like
 
 BONE_HU = 180.0
+MARROW_HU = 70.0  # cancellous bone is denser than muscle, fat, bowel and bladder
 WORK_SPACING_MM = 2.0
 MIN_PART_ML = 15.0
 
@@ -30,10 +31,15 @@ def _working_grid(ct: sitk.Image) -> sitk.Image:
     return model_grid(ct, Region((0, 0, 0), ct.GetSize()), (WORK_SPACING_MM,) * 3)
 
 
-def _fill_slices(mask: np.ndarray) -> np.ndarray:
-    filled = np.empty_like(mask)
+def _fill_slices(mask: np.ndarray, hu: np.ndarray) -> np.ndarray:
+    """Fill, slice by slice, the holes of ``mask`` that are cancellous bone (mean HU above
+    ``MARROW_HU``), not the pelvic cavity that the closed pelvic ring also encloses."""
+    filled = mask.copy()
     for k in range(mask.shape[0]):
-        filled[k] = ndimage.binary_fill_holes(mask[k])
+        holes, count = ndimage.label(ndimage.binary_fill_holes(mask[k]) & ~mask[k])
+        if count:
+            means = ndimage.mean(hu[k], holes, range(1, count + 1))
+            filled[k] |= np.isin(holes, 1 + np.flatnonzero(np.asarray(means) > MARROW_HU))
     return filled
 
 
@@ -66,7 +72,7 @@ def classical_bone_labels(ct: sitk.Image) -> sitk.Image:
     """Labels hip_left, hip_right and sacrum of a CT, on the CT's own grid (uint8, zero elsewhere)."""
     grid = _working_grid(ct)
     hu = sitk.GetArrayFromImage(resample_like(ct, grid, default_value=-1024.0))
-    bone = _fill_slices(hu > BONE_HU)
+    bone = _fill_slices(hu > BONE_HU, hu)
     body = hu > -500
     midline_x = float(np.argwhere(body)[:, 2].mean()) if body.any() else hu.shape[2] / 2
     core = ndimage.binary_erosion(bone, iterations=1)
