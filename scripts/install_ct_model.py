@@ -36,6 +36,7 @@ def main(build: Path) -> None:
         "How it was made": [
             "Trained by `scripts/build_ct_model.sh` (the project's own `cohort`, `train-seg` and `evaluate-seg` commands) on a 2-core CPU, in two stages: 8 epochs on generated cases (v0.1.0), then fine-tuned on generated cases plus lesions inserted into the one bundled real CT (tumour-only labels, trained with the marginal loss, so the unlabelled real bones are never called background).",
             "The test sets below were never seen in training: held-out generated cases, and held-out inserted lesions (different lesions, same real scan).",
+            f"Fine-tuning epochs run: {len(history) - 1} of the {package.metadata['training']['config']['epochs']} configured; the package holds the best validation epoch ({package.metadata['metrics']['validation_model_grid']['epoch']}). A stopped run continues with the same command (`--resume`).",
             "Generated cases come from generator 1.0 (docs/data-engine.md): before the symphysis and acetabular-cup fixes of 1.1.",
         ],
         "Results: held-out generated test cases (full pipeline, native resolution)": metrics_table(evaluations["eval-generated"]["summary"], COLUMNS) if "eval-generated" in evaluations else ["not measured"],
