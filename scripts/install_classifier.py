@@ -30,6 +30,7 @@ def main(build: Path) -> None:
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(build / "cls-image-clinical-location" / "model", target)
+    target.chmod(0o755)
     metadata_path = target / "model.json"
     metadata = json.loads(metadata_path.read_text())
     metadata["metrics"]["test"] = {"macro_auc": full["macro_auc"], "macro_auc_ci95": full["macro_auc_ci95"], "macro_f1": full["macro_f1"], "accuracy": full["accuracy"], "cases": full["cases"], "per_class": full["per_class"]}
