@@ -141,3 +141,18 @@ def test_cases_without_a_tumour_are_left_out_and_named(datalist: Path, tmp_path:
     cases = prepare_cases(items, CropSpec((16, 16, 8)), tmp_path / "cache", messages.append)
     assert [c["case_id"] for c in cases] == [item["case_id"] for item in items[1:]]
     assert messages == [f"left out 1 case(s) whose label has no tumour: {items[0]['case_id']}"]
+
+
+def test_a_tumour_touching_the_scan_edge_is_padded_and_flagged() -> None:
+    from sacral_tumor_ai.classify.crop import CropSpec, tumour_crop
+    from sacral_tumor_ai.labels import TUMOR
+
+    image, labels = toy_case(3)
+    tumour_x = np.argwhere(sitk.GetArrayViewFromImage(labels) == TUMOR.value)[:, 2]
+    cut = int(tumour_x.mean())  # keep the half of the scan that ends inside the tumour
+    start = 0 if cut > labels.GetWidth() / 2 else cut
+    size = [cut if start == 0 else labels.GetWidth() - cut, labels.GetHeight(), labels.GetDepth()]
+    crop = tumour_crop(sitk.RegionOfInterest(image, size, [start, 0, 0]), sitk.RegionOfInterest(labels, size, [start, 0, 0]), CropSpec((16, 16, 8)))
+    assert crop.array.shape == (2, 8, 16, 16)
+    assert len(crop.warnings) == 1 and "touches the" in crop.warnings[0] and "padded with air" in crop.warnings[0]
+    assert crop.array[0].min() == 0.0  # air (below the window) where the scan ends
