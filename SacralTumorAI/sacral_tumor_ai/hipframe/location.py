@@ -87,6 +87,24 @@ def _si_joint(hip: PointCloud, sacrum_tree: cKDTree | None) -> np.ndarray | None
     return joint if len(joint) else None
 
 
+def _si_joint_features(bones: dict[str, PointCloud], tumour: PointCloud, centroid: np.ndarray, structure: np.ndarray) -> tuple[dict, dict]:
+    """Per side ("left", "right"): distances from the tumour's centroid and nearest point to the SI joint,
+    and whether the tumour crosses it; None for a side without a joint (no sacrum)."""
+    sacrum_tree = cKDTree(bones["sacrum"].points) if bones["sacrum"] else None
+    distances, crosses = {}, {}
+    for name in ("hip_left", "hip_right"):
+        joint = _si_joint(bones[name], sacrum_tree)
+        side = name.split("_")[1]
+        if joint is None:
+            distances[side], crosses[side] = None, None
+            continue
+        joint_tree = cKDTree(joint)
+        edge = float(joint_tree.query(tumour.points)[0].min())
+        distances[side] = {"centroid": round(float(joint_tree.query(centroid)[0]), 2), "edge": round(edge, 2)}
+        crosses[side] = bool(np.mean(structure == "sacrum") >= MIN_SHARE and np.mean(structure == name) >= MIN_SHARE and edge <= 5.0)
+    return distances, crosses
+
+
 def _box_offsets(centroid: np.ndarray, hip_points: np.ndarray) -> list[float]:
     return [round(float(v), 2) for v in centroid - hip_points.min(axis=0)]
 
@@ -133,18 +151,7 @@ def describe_location(labelmap: sitk.Image) -> dict[str, Any]:
     sample = frame.to_frame(tumour.points)
     zone_result = zones_of(structure, sample, {k: v.centre for k, v in acetabula.items()}, frame.scale_mm, sacrum_z)
     fraction_left = float(np.mean(points[:, 0] > 0))
-    sacrum_tree = cKDTree(sacrum.points) if sacrum else None
-    si_distance, crosses_si = {}, {}
-    for name in ("hip_left", "hip_right"):
-        joint = _si_joint(bones[name], sacrum_tree)
-        key = name.split("_")[1]
-        if joint is None:
-            si_distance[key], crosses_si[key] = None, None
-            continue
-        joint_tree = cKDTree(joint)
-        edge = float(joint_tree.query(tumour.points)[0].min())
-        si_distance[key] = {"centroid": round(float(joint_tree.query(tumour_all.centroid)[0]), 2), "edge": round(edge, 2)}
-        crosses_si[key] = bool(np.mean(structure == "sacrum") >= MIN_SHARE and np.mean(structure == name) >= MIN_SHARE and edge <= 5.0)
+    si_distance, crosses_si = _si_joint_features(bones, tumour, tumour_all.centroid, structure)
     hip_world = np.concatenate([bones["hip_left"].points, bones["hip_right"].points])
     if frame.quality == "good" and warnings:
         frame = HipFrame(frame.origin, frame.axes, frame.scale_mm, "reduced", tuple(warnings))
