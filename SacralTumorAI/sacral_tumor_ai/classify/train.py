@@ -7,7 +7,6 @@ DistributedDataParallel under ``torchrun`` like the segmentation trainer.
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,7 +23,7 @@ from sacral_tumor_ai.classify.metrics import macro_auc
 from sacral_tumor_ai.classify.network import DEFAULT_ARCHITECTURE
 from sacral_tumor_ai.classify.scalars import DEFAULT_SCALARS, fit_standardisation, gather, vector, vector_length
 from sacral_tumor_ai.training import distributed
-from sacral_tumor_ai.training.checkpoint import load_checkpoint, save_checkpoint
+from sacral_tumor_ai.training.checkpoint import format_record, restore_checkpoint, save_checkpoint, write_history
 from sacral_tumor_ai.training.datalist import load_datalist
 
 INPUT_SETS = {"image": (), "image+clinical": ("clinical",), "image+clinical+location": ("clinical", "location")}
@@ -161,11 +160,9 @@ def train_classifier(config: ClsTrainingConfig, resume: bool = False, log=print)
     loss_function = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32, device=group.device))
     start_epoch, best, history = 0, -1.0, []
     checkpoint_path = out / "checkpoint.pt"
-    if resume and checkpoint_path.exists():
-        state = load_checkpoint(checkpoint_path)
-        network.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch, best, history = int(state["epoch"]) + 1, float(state["best"]), list(state["history"])
+    restored = restore_checkpoint(checkpoint_path, network, optimizer) if resume else None
+    if restored:
+        start_epoch, best, history = restored
         if group.is_main:
             log(f"resuming after epoch {start_epoch} (best validation macro AUC {best:.4f})")
     generator = torch.Generator().manual_seed(config.seed)
@@ -190,17 +187,14 @@ def train_classifier(config: ClsTrainingConfig, resume: bool = False, log=print)
         auc = macro_auc(val_labels, logits)
         record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": round(time.perf_counter() - started, 1), "val_macro_auc": auc, "val_accuracy": float((logits.argmax(1) == val_labels).mean())}
         history.append(record)
-        log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        log(format_record(record))
         if auc > best:
             best = auc
             temperature = fit_temperature(logits, val_labels)
             metrics = {"validation": {"epoch": epoch + 1, "macro_auc": auc, "cases": int(len(val_labels)), "temperature": temperature}}
             save_package(network.state_dict(), package_metadata(config, standardisation, temperature, metrics, {"training": len(train_labels), "validation": len(val_labels)}), out / "model")
         save_checkpoint({"model": network.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best": best, "history": history}, checkpoint_path)
-        with (out / "training_log.csv").open("w", newline="") as stream:
-            writer = csv.DictWriter(stream, fieldnames=list(history[0]))
-            writer.writeheader()
-            writer.writerows(history)
+        write_history(history, out / "training_log.csv")
         distributed.barrier(group)
     distributed.stop(group)
     return out / "model"

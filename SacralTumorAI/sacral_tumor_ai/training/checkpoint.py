@@ -1,7 +1,9 @@
-"""Training checkpoints: written atomically, read back with ``weights_only=True`` (no pickled code)."""
+"""Training checkpoints and run records, shared by every trainer: checkpoints written atomically and read
+back with ``weights_only=True`` (no pickled code), resumption, and the per-epoch log."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -20,3 +22,29 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     import torch
 
     return torch.load(Path(path), map_location="cpu", weights_only=True)
+
+
+def restore_checkpoint(path: Path, network, optimizer, scheduler=None) -> tuple[int, float, list[dict[str, Any]]] | None:
+    """Restore network, optimizer (and scheduler) from the checkpoint at ``path``; returns the epoch to
+    start from, the best validation score so far and the history, or None when there is no checkpoint."""
+    if not path.exists():
+        return None
+    state = load_checkpoint(path)
+    network.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    return int(state["epoch"]) + 1, float(state["best"]), list(state["history"])
+
+
+def format_record(record: dict[str, Any]) -> str:
+    """One epoch's record as a log line (floats to 4 decimals)."""
+    return " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())
+
+
+def write_history(history: list[dict[str, Any]], path: Path) -> None:
+    """The per-epoch records as a CSV (``training_log.csv``)."""
+    with path.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)

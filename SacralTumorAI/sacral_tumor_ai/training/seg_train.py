@@ -6,7 +6,6 @@ epoch, best model exported as a model package; runs alone or under ``torchrun`` 
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import time
@@ -22,7 +21,7 @@ from sacral_tumor_ai.ctseg.spec import CTModelSpec
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.labels import LABELS, label_by_name, terminology_string
 from sacral_tumor_ai.training import distributed
-from sacral_tumor_ai.training.checkpoint import load_checkpoint, save_checkpoint
+from sacral_tumor_ai.training.checkpoint import format_record, restore_checkpoint, save_checkpoint, write_history
 from sacral_tumor_ai.training.datalist import load_datalist
 from sacral_tumor_ai.training.seg_data import cache_case, training_transforms
 from sacral_tumor_ai.training.seg_loss import deep_supervision_loss
@@ -186,12 +185,9 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
     start_epoch, best, history = 0, -1.0, []
     checkpoint_path = out / "checkpoint.pt"
-    if resume and checkpoint_path.exists():
-        state = load_checkpoint(checkpoint_path)
-        network.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start_epoch, best, history = int(state["epoch"]) + 1, float(state["best"]), list(state["history"])
+    restored = restore_checkpoint(checkpoint_path, network, optimizer, scheduler) if resume else None
+    if restored:
+        start_epoch, best, history = restored
         if group.is_main:
             log(f"resuming after epoch {start_epoch} (best mean validation Dice {best:.4f})")
 
@@ -221,7 +217,7 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
         mean_dice = float(np.mean(list(dice.values())))
         record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": round(time.perf_counter() - started, 1), "mean_dice": mean_dice, **{f"dice_{k}": v for k, v in dice.items()}}
         history.append(record)
-        log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        log(format_record(record))
         if mean_dice > best:
             best = mean_dice
             metrics = {"validation_model_grid": {"epoch": epoch + 1, "dice": dice, "mean_dice": mean_dice, "cases": len(validation_cases)}}
@@ -230,14 +226,8 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
             {"model": network.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch, "best": best, "history": history},
             checkpoint_path,
         )
-        _write_history(history, out / "training_log.csv")
+        write_history(history, out / "training_log.csv")
         distributed.barrier(group)
     distributed.stop(group)
     return out / "model"
 
-
-def _write_history(history: list[dict[str, Any]], path: Path) -> None:
-    with path.open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(history[0]))
-        writer.writeheader()
-        writer.writerows(history)
