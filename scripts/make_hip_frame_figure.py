@@ -39,8 +39,7 @@ def main() -> None:
     si = (pelvis.sacrum_half_width * 0.85, 25.0, pelvis.sacrum_top - 25.0, 24.0)
     labelmap = turned(pelvis_labelmap(3, [si])[0], (12.0, -15.0))
     location = describe_location(labelmap)
-    frame_json = location["frame"]
-    frame = HipFrame(np.array(frame_json["origin_world_lps_mm"]), np.array(list(frame_json["axes_world_lps"].values())), frame_json["scale_mm"])
+    frame = HipFrame.from_json(location["frame"])
     strides = strides_for(labelmap)
     coarse = sampled(sitk.GetArrayViewFromImage(labelmap), strides)
     figure, axes = plt.subplots(1, 3, figsize=(16, 6.2))

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from sacral_tumor_ai.hipframe import HipFrame
 from sacral_tumor_ai.hipframe.table import location_rows
 
 LOCATION_ATTRIBUTE = "SacralTumorAI.Location"
@@ -23,14 +24,11 @@ def _ras(lps: np.ndarray) -> list[float]:
 
 def frame_points(location: dict[str, Any]) -> list[tuple[str, list[float]]]:
     """Labelled RAS points: the frame's origin, its axes' tips (50 mm out) and the acetabular centres."""
-    frame = location["frame"]
-    origin = np.array(frame["origin_world_lps_mm"])
-    axes = [np.array(axis) for axis in frame["axes_world_lps"].values()]
-    points = [("origin", _ras(origin))]
-    points += [(name, _ras(origin + AXIS_LENGTH_MM * axis)) for name, axis in zip(("x left", "y posterior", "z superior"), axes)]
+    frame = HipFrame.from_json(location["frame"])
+    points = [("origin", _ras(frame.origin))]
+    points += [(name, _ras(frame.origin + AXIS_LENGTH_MM * axis)) for name, axis in zip(("x left", "y posterior", "z superior"), frame.axes)]
     for side, acetabulum in location["acetabula"].items():
-        centre = origin + np.array(acetabulum["centre_frame"]) @ np.stack(axes)
-        points.append((f"{side.split('_')[1]} acetabulum", _ras(centre)))
+        points.append((f"{side.split('_')[1]} acetabulum", _ras(frame.to_world(acetabulum["centre_frame"]))))
     return points
 
 

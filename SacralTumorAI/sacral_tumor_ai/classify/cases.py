@@ -11,7 +11,7 @@ import numpy as np
 
 from sacral_tumor_ai.classify.crop import CropSpec, NoTumourError, tumour_crop
 from sacral_tumor_ai.errors import SacralTumorAIError
-from sacral_tumor_ai.hipframe import describe_location
+from sacral_tumor_ai.hipframe import HipFrame, describe_location
 from sacral_tumor_ai.io import read_image
 
 CLINICAL_KEYS = ("age", "sex")
@@ -21,7 +21,7 @@ def frame_axes(location: dict[str, Any]) -> np.ndarray | None:
     """The hip frame's axes (rows, world LPS) when the location has a frame."""
     if not location.get("available"):
         return None
-    return np.array(list(location["frame"]["axes_world_lps"].values()), float)
+    return HipFrame.from_json(location["frame"]).axes
 
 
 def prepare_case(item: dict[str, Any], crop: CropSpec, cache: Path) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def prepare_case(item: dict[str, Any], crop: CropSpec, cache: Path) -> dict[str,
         result = tumour_crop(read_image(item["image"]), labelmap, crop, frame_axes(location))
         cache.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.stem}.partial.npz")
-        np.savez(temporary, crop=result.array.astype(np.float16), location=json.dumps(location), warnings=json.dumps(list(result.warnings)))
+        np.savez(temporary, crop=result.array.astype(np.float16), location=json.dumps(location))
         temporary.replace(path)
     with np.load(path) as data:
         return {

@@ -42,6 +42,12 @@ class HipFrame:
     def to_world(self, coordinates: np.ndarray) -> np.ndarray:
         return self.origin + np.asarray(coordinates, np.float64) @ self.axes
 
+    @classmethod
+    def from_json(cls, data: dict) -> HipFrame:
+        """The frame back from :meth:`to_json`'s dict (``location["frame"]`` of a result)."""
+        axes = np.array([data["axes_world_lps"][name] for name in AXIS_NAMES], np.float64)
+        return cls(np.array(data["origin_world_lps_mm"], np.float64), axes, float(data["scale_mm"]), data.get("quality", "good"))
+
     def to_json(self) -> dict:
         return {
             "origin_world_lps_mm": _rounded(self.origin),
