@@ -62,14 +62,15 @@ class Classifier:
         warnings = list(crop.warnings) + out_of_range(self.scalars, self.standardisation, scalars, self.groups)
         if "location" in self.groups and not location.get("available"):
             warnings.append(f"The tumour's location in the hip frame is unavailable ({location.get('reason')}); the classifier was told so and used the other inputs.")
-        missing = [name for name, value in scalars.as_dict().items() if value is None and any(s["name"] == name and s["group"] == "clinical" for s in self.scalars) and "clinical" in self.groups]
+        clinical_used = _clinical_used(self.scalars, scalars)
+        missing = [name for name, value in clinical_used.items() if value is None] if "clinical" in self.groups else []
         if missing:
             warnings.append(f"Not given: {', '.join(missing)}; the classifier was told these are missing.")
         order = np.argsort(-probabilities)
         return {
             "probabilities": {self.classes[i]: round(float(probabilities[i]), 4) for i in range(len(self.classes))},
             "ranking": [self.classes[i] for i in order],
-            "clinical_used": _clinical_used(self.scalars, scalars),
+            "clinical_used": clinical_used,
             "inputs": list(("image",) + self.groups),
             "model": {"name": self.package.name, "version": self.package.version, "temperature": round(self.temperature, 4)},
             "warnings": warnings,

@@ -53,12 +53,12 @@ def unavailable(reason: str) -> dict[str, Any]:
     return {"available": False, "reason": reason, "units": "mm", "centroid_frame": None, "enneking_zones": [], "sacral_levels": []}
 
 
-def _nearest_structure(tumour: np.ndarray, bones: dict[str, PointCloud]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _nearest_structure(tumour: np.ndarray, bones: dict[str, PointCloud]) -> np.ndarray:
     distances = {name: cKDTree(cloud.points).query(tumour, distance_upper_bound=ASSIGN_MM)[0] if cloud else np.full(len(tumour), np.inf) for name, cloud in bones.items()}
     stacked = np.stack([distances[name] for name in BONES])
     nearest = np.asarray(BONES, dtype=object)[np.argmin(stacked, axis=0)]
     structure = np.where(stacked.min(axis=0) <= ASSIGN_MM, nearest, "soft_tissue").astype(str)
-    return structure, distances
+    return structure
 
 
 def _frame_warnings(labelmap: sitk.Image, array: np.ndarray, left: float, right: float, frame: HipFrame) -> list[str]:
@@ -123,7 +123,7 @@ def describe_location(labelmap: sitk.Image) -> dict[str, Any]:
         if bones[name].volume_ml < MIN_HIP_ML:
             return unavailable(f"The {label.display_name.lower()} is missing or too small ({bones[name].volume_ml:.0f} mL): the hip frame needs both hip bones.")
     tumour = subsample(tumour_all, MAX_TUMOUR_POINTS)
-    structure, distances = _nearest_structure(tumour.points, bones)
+    structure = _nearest_structure(tumour.points, bones)
 
     def side(name: str) -> list[PointCloud]:  # the bone plus the tumour that took its place
         return [bones[name], PointCloud(tumour.points[structure == name], tumour.point_ml)]
