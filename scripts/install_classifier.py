@@ -7,13 +7,12 @@ its model card, and install it as the bundled classifier (SacralTumorAI/sacral_t
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 from sacral_tumor_ai.demo import bundled_model_path
 from sacral_tumor_ai.models.model_card import write_model_card
-from sacral_tumor_ai.models.package import load_package
+from sacral_tumor_ai.models.package import install_package
 
 VARIANTS = ("image", "image+clinical", "image+clinical+location")
 
@@ -27,16 +26,11 @@ def main(build: Path) -> None:
     comparison = json.loads((build / "cls-compare" / "comparison.json").read_text())
     full = reports["image+clinical+location"]
     target = bundled_model_path("ct-classifier")
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(build / "cls-image-clinical-location" / "model", target)
-    target.chmod(0o755)
-    metadata_path = target / "model.json"
-    metadata = json.loads(metadata_path.read_text())
-    metadata["metrics"]["test"] = {"macro_auc": full["macro_auc"], "macro_auc_ci95": full["macro_auc_ci95"], "macro_f1": full["macro_f1"], "accuracy": full["accuracy"], "cases": full["cases"], "per_class": full["per_class"]}
-    metadata["metrics"]["ablation_test_macro_auc"] = {v: {"macro_auc": r["macro_auc"], "ci95": r["macro_auc_ci95"], "macro_f1": r["macro_f1"]} for v, r in reports.items()}
-    metadata_path.write_text(json.dumps(metadata, indent=2) + "\n")
-    package = load_package(target)
+    metrics = {
+        "test": {key: full[key] for key in ("macro_auc", "macro_auc_ci95", "macro_f1", "accuracy", "cases", "per_class")},
+        "ablation_test_macro_auc": {v: {"macro_auc": r["macro_auc"], "ci95": r["macro_auc_ci95"], "macro_f1": r["macro_f1"]} for v, r in reports.items()},
+    }
+    package = install_package(build / "cls-image-clinical-location" / "model", target, metrics)
     history = (build / "cls-image-clinical-location" / "training_log.csv").read_text().strip().splitlines()
     ablation = ["| inputs | macro AUC (95% CI) | macro F1 | accuracy |", "| --- | --- | --- | --- |"]
     ablation += [f"| {v} | {r['macro_auc']:.3f} ({_ci(r['macro_auc_ci95'])}) | {r['macro_f1']:.3f} | {r['accuracy']:.3f} |" for v, r in reports.items()]

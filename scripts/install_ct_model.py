@@ -7,13 +7,12 @@ and install it as the bundled model (SacralTumorAI/sacral_tumor_ai/data/models/c
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 from sacral_tumor_ai.demo import bundled_model_path
 from sacral_tumor_ai.models.model_card import metrics_table, write_model_card
-from sacral_tumor_ai.models.package import load_package
+from sacral_tumor_ai.models.package import install_package
 
 COLUMNS = ("dice", "iou", "hd95_mm", "cases")
 
@@ -22,15 +21,8 @@ def main(build: Path) -> None:
     run = build / "ct-seg-ft"
     evaluations = {name: json.loads((build / name / "metrics.json").read_text()) for name in ("eval-generated", "eval-real", "eval-classical") if (build / name / "metrics.json").exists()}
     target = bundled_model_path("ct-seg")
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(run / "model", target)
-    target.chmod(0o755)
-    metadata_path = target / "model.json"
-    metadata = json.loads(metadata_path.read_text())
-    metadata["metrics"]["test"] = {name: {"summary": e["summary"], "cases": e["cases"], "seconds_per_case": e["seconds_per_case"], "provider": e["provider"]} for name, e in evaluations.items()}
-    metadata_path.write_text(json.dumps(metadata, indent=2) + "\n")
-    package = load_package(target)
+    test = {name: {"summary": e["summary"], "cases": e["cases"], "seconds_per_case": e["seconds_per_case"], "provider": e["provider"]} for name, e in evaluations.items()}
+    package = install_package(run / "model", target, {"test": test})
     history = (run / "training_log.csv").read_text().strip().splitlines()
     sections = {
         "How it was made": [

@@ -87,3 +87,16 @@ def test_model_card_states_use_and_checksum(package_folder: Path) -> None:
     assert "| tumor | 0.861 ± 0.052 | 12 |" in card
     # The card is beside the weights but not part of the checksum: adding it keeps the package loadable.
     assert load_package(package_folder).name == "test-model"
+
+
+def test_install_replaces_the_target_and_records_metrics(package_folder: Path, tmp_path: Path) -> None:
+    from sacral_tumor_ai.models.package import install_package
+
+    target = tmp_path / "bundled" / "model"
+    target.mkdir(parents=True)
+    (target / "stale.txt").write_text("from an older model")
+    before = load_package(package_folder).metadata.get("metrics", {})
+    installed = install_package(package_folder, target, {"test": {"dice": 0.5}})
+    assert installed.metadata["metrics"] == {**before, "test": {"dice": 0.5}}
+    assert not (target / "stale.txt").exists()
+    assert installed.metadata["weights"] == load_package(package_folder).metadata["weights"]

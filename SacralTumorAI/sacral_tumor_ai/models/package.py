@@ -129,3 +129,20 @@ def save_package(state_dict: dict[str, Any], metadata: dict[str, Any], folder: s
         if staging.exists():
             shutil.rmtree(staging)
     return load_package(folder)
+
+
+def install_package(source: str | Path, target: str | Path, metrics: dict[str, Any]) -> ModelPackage:
+    """Copy the package ``source`` over ``target`` (for example the bundled models' folder), merging
+    ``metrics`` (measured after training, such as test results) into its metadata; returns it verified.
+    The weights and their checksum are untouched."""
+    source, target = Path(source), Path(target)
+    load_package(source)
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target)
+    target.chmod(0o755)
+    metadata_path = target / METADATA_FILE
+    metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+    metadata.setdefault("metrics", {}).update(metrics)
+    metadata_path.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+    return load_package(target)
