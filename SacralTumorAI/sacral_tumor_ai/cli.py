@@ -106,9 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     cohort.add_argument("--no-montage", action="store_true", help="skip the per-case PNG montages")
     cohort.set_defaults(handler=_cmd_cohort)
 
-    from sacral_tumor_ai import cli_classifier, cli_segmentation
+    from sacral_tumor_ai import cli_classifier, cli_mri, cli_segmentation
 
     cli_segmentation.register(commands)
+    cli_mri.register(commands)
     cli_classifier.register(commands)
     return parser
 

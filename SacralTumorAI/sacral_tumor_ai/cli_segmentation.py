@@ -47,11 +47,12 @@ def _run(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.progress import Progress
     from sacral_tumor_ai.run import run_case
 
+    mri = mri_inputs(args)
     source = args.input or demo_case_path()
     progress = Progress(report=(lambda fraction, message: print(f"[{fraction:4.0%}] {message}", flush=True)) if args.verbose else None)
     clinical = {"age": args.age, "sex": args.sex}
-    result = run_case(source, args.out, args.model, args.provider, args.device, args.series, progress, clinical, args.classifier)
-    print(f"input        {source}")
+    result = run_case(source, args.out, args.model, args.provider, args.device, args.series, progress, clinical, args.classifier, mri, args.fusion_model, args.mri_model, args.registration)
+    print(f"input        {result['input']['path']}")
     print("volumes (mL) " + ", ".join(f"{name} {volume:.1f}" for name, volume in result["volumes_ml"].items()))
     print(f"location     {describe_location_line(result['location'])}")
     print(f"class        {describe_classification_line(result['classification'])}")
@@ -60,6 +61,23 @@ def _run(args: argparse.Namespace) -> int:
         print(f"warning      {warning}")
     print(f"outputs      {Path(args.out).resolve()} ({', '.join(result['files'].values())})")
     return 0
+
+
+def mri_inputs(args: argparse.Namespace) -> dict[str, str] | None:
+    """Sequence -> file from ``--modality`` (for the positional input) and ``--t1/--t2/--dwi/--cet1``;
+    None for a CT run."""
+    from sacral_tumor_ai.errors import SacralTumorAIError
+
+    files = {sequence: getattr(args, sequence) for sequence in ("t1", "t2", "dwi", "cet1") if getattr(args, sequence)}
+    if args.modality != "ct":
+        if not args.input:
+            raise SacralTumorAIError(f"--modality {args.modality} needs an input file or folder")
+        if args.modality in files:
+            raise SacralTumorAIError(f"--modality {args.modality} and --{args.modality} both name the {args.modality} image; give it once")
+        files[args.modality] = args.input
+    elif files and args.input:
+        raise SacralTumorAIError("an input without --modality is a CT; with --t1/--t2/--dwi/--cet1 give --modality for it too")
+    return files or None
 
 
 def describe_location_line(location: dict) -> str:
@@ -81,10 +99,16 @@ def describe_classification_line(classification: dict) -> str:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    run = commands.add_parser("run", help="segment a CT: .seg.nrrd, NIfTI labelmap, result.json and a preview PNG")
-    run.add_argument("input", nargs="?", help="CT file or DICOM folder (default: the bundled demo case)")
+    run = commands.add_parser("run", help="segment a CT or an MRI study: .seg.nrrd, NIfTI labelmap, result.json and a preview PNG")
+    run.add_argument("input", nargs="?", help="CT (or, with --modality, MRI) file or DICOM folder (default: the bundled demo CT case)")
+    run.add_argument("--modality", default="ct", choices=("ct", "t1", "t2", "dwi", "cet1"), help="what the input is (default: %(default)s)")
+    for sequence, name in (("t1", "T1-w"), ("t2", "T2-w"), ("dwi", "DWI (b = 1000; a 4D file: b = 1000 or the highest is used)"), ("cet1", "contrast-enhanced T1-w")):
+        run.add_argument(f"--{sequence}", help=f"{name} file or DICOM folder of an MRI study")
     run.add_argument("--out", default="sacral-tumor-ai-output", help="output folder (default: %(default)s)")
-    run.add_argument("--model", help="segmentation model package folder (default: the bundled model)")
+    run.add_argument("--model", help="segmentation model package folder (default: the bundled CT model, or for MRI the All-sequence model)")
+    run.add_argument("--fusion-model", dest="fusion_model", help="MRI T2-fusion package (default: the bundled one)")
+    run.add_argument("--mri-model", dest="mri_model", default="auto", choices=("auto", "all-sequence", "t2-fusion"), help="auto: T2-fusion when T2-w and CET1-w are both given")
+    run.add_argument("--registration", default="affine", choices=("rigid", "affine", "deformable"), help="MRI: how other sequences are aligned to the reference (default: %(default)s)")
     run.add_argument("--provider", default="model", help="hip-bone provider: model, classical, totalsegmentator")
     run.add_argument("--device", default="cpu", help="cpu or cuda")
     run.add_argument("--series", help="series UID or description, when a DICOM folder holds several")

@@ -108,3 +108,11 @@ def match_segments(segments: Sequence[tuple[str, str, str]], labels: Sequence[La
                 found[label.name] = hits[0]
                 break
     return found
+
+
+def label_entries(labels: Sequence[Label] = LABELS) -> list[dict]:
+    """The label table as model metadata stores it: name, value, display name, colour, terminology."""
+    return [
+        {"name": label.name, "value": label.value, "display_name": label.display_name, "color": list(label.color), "terminology": terminology_string(label)}
+        for label in labels
+    ]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sacral_tumor_ai import __version__
-from sacral_tumor_ai.ctseg.pipeline import CTSegmentation, segment_ct
+from sacral_tumor_ai.ctseg.pipeline import segment_ct
 from sacral_tumor_ai.demo import bundled_model_path
 from sacral_tumor_ai.geometry import Geometry
 from sacral_tumor_ai.classify.scalars import DEFAULT_SCALARS, gather
@@ -21,6 +21,7 @@ from sacral_tumor_ai.labels import label_values
 from sacral_tumor_ai.models.package import load_package
 from sacral_tumor_ai.preview import save_orthogonal_preview
 from sacral_tumor_ai.progress import Progress
+from sacral_tumor_ai.segmentation import Segmentation
 
 DISCLAIMER = "Research use only. Not for diagnosis or treatment decisions."
 OUTPUT_FILES = {
@@ -31,7 +32,7 @@ OUTPUT_FILES = {
 }
 
 
-def build_result(source: str | Path, image_geometry: Geometry, segmentation: CTSegmentation, location: dict[str, Any], classification: dict[str, Any]) -> dict[str, Any]:
+def build_result(source: str | Path, image_geometry: Geometry, segmentation: Segmentation, location: dict[str, Any], classification: dict[str, Any]) -> dict[str, Any]:
     """The ``result.json`` document."""
     return {
         "software": {"name": "sacral-tumor-ai", "version": __version__},
@@ -65,10 +66,12 @@ def load_classifier(classifier: str | Path | None, device: str):
     return Classifier(load_package(folder), device)
 
 
-def classify(classifier, image, labelmap, clinical: dict[str, Any], location: dict[str, Any], tumour_ml: float) -> dict[str, Any]:
+def classify(classifier, image, labelmap, clinical: dict[str, Any], location: dict[str, Any], tumour_ml: float, modality: str = "CT") -> dict[str, Any]:
     """The ``classification`` part of the result: probabilities, or why there are none."""
     if classifier is None:
         return {"available": False, "reason": "No classifier is installed (bundled or given with --classifier)."}
+    if classifier.needs_image and classifier.modality != modality:
+        return {"available": False, "reason": f"The classifier reads {classifier.modality} crops and this is {modality}; give one that fits with --classifier."}
     if tumour_ml <= 0:
         return {"available": False, "reason": "The tumour mask is empty: there is nothing to classify."}
     return {"available": True, **classifier.classify(image, labelmap, clinical, location)}
@@ -84,21 +87,32 @@ def run_case(
     progress: Progress | None = None,
     clinical: dict[str, Any] | None = None,
     classifier: str | Path | None = None,
+    mri: dict[str, str | Path] | None = None,
+    fusion_model: str | Path | None = None,
+    mri_model: str = "auto",
+    registration: str = "affine",
 ) -> dict[str, Any]:
-    """Segment ``source`` (file or DICOM folder), locate and classify the tumour (with the ``clinical``
-    form values, for example age and sex) and write the outputs into ``out``; return the result."""
+    """Segment ``source`` (a CT file or DICOM folder) or the MRI study ``mri`` (sequence -> file: any of t1, t2,
+    dwi, cet1), locate and classify the tumour (with the ``clinical`` form values, for example age and sex)
+    and write the outputs into ``out``; return the result. For MRI, ``model`` is the All-sequence package,
+    ``fusion_model`` the T2-fusion one, ``mri_model`` auto, all-sequence or t2-fusion."""
     started = time.perf_counter()
     clinical = dict(clinical or {})
     loaded_classifier = load_classifier(classifier, device)
     gather(loaded_classifier.scalars if loaded_classifier else DEFAULT_SCALARS, clinical, None)  # impossible form values stop the run before any work
-    image = read_image(source, series=series)
-    package = load_package(model or bundled_model_path("ct-seg"))
-    segmentation = segment_ct(image, package, provider, device, progress, source=str(source))
+    if mri:
+        from sacral_tumor_ai.mriseg.study import segment_study
+
+        image, source, segmentation = segment_study(mri, model, fusion_model, mri_model, device, progress, registration, series)
+    else:
+        image = read_image(source, series=series)
+        package = load_package(model or bundled_model_path("ct-seg"))
+        segmentation = segment_ct(image, package, provider, device, progress, source=str(source))
     located = time.perf_counter()
     location = describe_location(segmentation.labelmap)
     location_seconds = time.perf_counter() - located
     classified = time.perf_counter()
-    classification = classify(loaded_classifier, image, segmentation.labelmap, clinical, location, segmentation.volumes_ml.get("tumor", 0.0))
+    classification = classify(loaded_classifier, image, segmentation.labelmap, clinical, location, segmentation.volumes_ml.get("tumor", 0.0), "MR" if mri else "CT")
     result = build_result(source, Geometry.of(image), segmentation, location, classification)
     result["timings_s"]["location"] = round(location_seconds, 3)
     result["timings_s"]["classification"] = round(time.perf_counter() - classified, 3)
@@ -106,6 +120,6 @@ def run_case(
     out = Path(out)
     write_seg_nrrd(segmentation.labelmap, out / OUTPUT_FILES["segmentation"])
     write_image(segmentation.labelmap, out / OUTPUT_FILES["labelmap"])
-    save_orthogonal_preview(image, out / OUTPUT_FILES["preview"], "CT", segmentation.labelmap, title=Path(source).name)
+    save_orthogonal_preview(image, out / OUTPUT_FILES["preview"], "MR" if mri else "CT", segmentation.labelmap, title=Path(source).name)
     write_json(result, out / OUTPUT_FILES["result"])
     return result

@@ -43,6 +43,8 @@ class Classifier:
         self.scalars = metadata["scalars"]
         self.standardisation = metadata["standardisation"]
         self.temperature = float(metadata.get("temperature", 1.0))
+        self.modality = str(metadata.get("modality", "CT"))
+        self.needs_image = bool(metadata["architecture"]["params"].get("image", True))
 
     def probabilities(self, crop: np.ndarray, scalars: Scalars) -> np.ndarray:
         """Calibrated class probabilities of a prepared crop (C, z, y, x) and its gathered scalars."""

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
-import numpy as np
 import SimpleITK as sitk
 
 from sacral_tumor_ai.ctseg.inference import predict_labels
@@ -15,44 +12,12 @@ from sacral_tumor_ai.ctseg.preprocess import prepare_ct
 from sacral_tumor_ai.ctseg.providers import get_provider, replace_bones
 from sacral_tumor_ai.ctseg.resample_back import labels_onto_region
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
-from sacral_tumor_ai.errors import AnatomyNotFoundError
-from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, LABELS, TUMOR
+from sacral_tumor_ai.labels import TUMOR
 from sacral_tumor_ai.modality import CT, require_modality
 from sacral_tumor_ai.models.networks import load_network
 from sacral_tumor_ai.models.package import ModelPackage
 from sacral_tumor_ai.progress import Progress
-
-# Less hip bone than this in view means the scan does not show the pelvis (an adult hip bone is 200-500 mL).
-MIN_HIP_BONE_ML = 20.0
-
-
-@dataclass
-class CTSegmentation:
-    """A segmentation result in the input's geometry, with what a user needs to judge it."""
-
-    labelmap: sitk.Image
-    volumes_ml: dict[str, float]
-    tumor_found: bool
-    provider: str
-    model: dict[str, str]
-    timings_s: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "tumor_found": self.tumor_found,
-            "volumes_ml": self.volumes_ml,
-            "provider": self.provider,
-            "model": self.model,
-            "timings_s": self.timings_s,
-            "warnings": self.warnings,
-        }
-
-
-def label_volumes_ml(labelmap: sitk.Image) -> dict[str, float]:
-    counts = np.bincount(sitk.GetArrayViewFromImage(labelmap).ravel(), minlength=256)
-    voxel_ml = float(np.prod(labelmap.GetSpacing())) / 1000.0
-    return {label.name: round(float(counts[label.value]) * voxel_ml, 3) for label in sorted(LABELS, key=lambda l: l.value)}
+from sacral_tumor_ai.segmentation import Segmentation, check_anatomy, label_volumes_ml
 
 
 def segment_ct(
@@ -62,7 +27,7 @@ def segment_ct(
     device: str = "cpu",
     progress: Progress | None = None,
     source: str = "input",
-) -> CTSegmentation:
+) -> Segmentation:
     """Segment a noncontrast CT. Raises ``ModalityError`` for MR, ``AnatomyNotFoundError`` without a pelvis,
     ``CancelledError`` when cancelled; an empty tumour is reported, never invented."""
     progress = progress or Progress()
@@ -95,24 +60,12 @@ def segment_ct(
     timings["total"] = time.perf_counter() - start
 
     volumes = label_volumes_ml(labelmap)
-    hips = volumes[HIP_LEFT.name] + volumes[HIP_RIGHT.name]
-    if hips < MIN_HIP_BONE_ML:
-        raise AnatomyNotFoundError(
-            f"{source}: no pelvis in the field of view (hip bones found: {hips:.1f} mL); the model needs a CT "
-            "showing the pelvis"
-        )
-    warnings = []
-    tumor_found = volumes[TUMOR.name] > 0
-    if not tumor_found:
-        warnings.append("no tumour found by the model; draw it by hand if one is present")
-    for label in (HIP_LEFT, HIP_RIGHT):
-        if volumes[label.name] < MIN_HIP_BONE_ML:
-            warnings.append(f"{label.display_name.lower()} is small or missing ({volumes[label.name]:.1f} mL)")
+    warnings = check_anatomy(volumes, source, "a CT")
     progress.step(1.0, "done")
-    return CTSegmentation(
+    return Segmentation(
         labelmap=labelmap,
         volumes_ml=volumes,
-        tumor_found=tumor_found,
+        tumor_found=volumes[TUMOR.name] > 0,
         provider=provider.name,
         model={"name": package.name, "version": package.version},
         timings_s={key: round(value, 3) for key, value in timings.items()},

@@ -22,7 +22,20 @@ def _segresnet_ds(params: dict[str, Any]):
     )
 
 
-BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {"SegResNetDS": _segresnet_ds}
+def _unet_mobilenet_v2(params: dict[str, Any]):
+    import segmentation_models_pytorch as smp
+
+    # encoder_weights=None: nothing is ever downloaded; ImageNet weights come from a local file at training time.
+    return smp.Unet(
+        encoder_name="mobilenet_v2",
+        encoder_weights=None,
+        in_channels=int(params["in_channels"]),
+        classes=int(params["out_channels"]),
+        decoder_channels=tuple(params.get("decoder_channels", (256, 128, 64, 32, 16))),
+    )
+
+
+BUILDERS: dict[str, Callable[[dict[str, Any]], Any]] = {"SegResNetDS": _segresnet_ds, "UnetMobileNetV2": _unet_mobilenet_v2}
 
 
 def build_network(architecture: dict[str, Any]):

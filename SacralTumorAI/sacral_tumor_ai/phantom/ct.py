@@ -87,21 +87,29 @@ def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age:
     cancellous = float(np.clip(rng.normal(260 - 1.6 * age, 30), 80, 400))
     cortical = float(rng.uniform(1100, 1500))
     cortex = float(rng.uniform(1.5, 3.0))
-    labels = np.zeros(hu.shape, np.uint8)
-    for field, value in ((fields.other_bone, 0), (fields.sacrum, SACRUM.value), (fields.hip_left, HIP_LEFT.value), (fields.hip_right, HIP_RIGHT.value)):
+    for field in (fields.other_bone, fields.sacrum, fields.hip_left, fields.hip_right):
         bone = field < 0
         hu[bone] = _bone_hu(field[bone], cortex, cortical, cancellous) + 20.0 * fields.texture[bone]
-        if value:
-            labels[bone] = value
     if tumour is not None and fields.tumour is not None:
-        _render_tumour(hu, labels, fields, tumour, inside, cortical, cancellous)
+        _render_tumour(hu, fields, tumour, inside, cortical, cancellous)
+    labels = label_fields(fields)
     hu = ndimage.gaussian_filter(hu, sigma=(0.35, 0.6 / spacing[1], 0.6 / spacing[0]))
     noise = ndimage.gaussian_filter(rng.standard_normal(hu.shape, dtype=np.float32), 0.6) * np.float32(noise_hu * 2.2)
     hu += noise
     return np.clip(np.round(hu), -1024, 3071).astype(np.int16), labels
 
 
-def _render_tumour(hu, labels, fields: Fields, tumour: Tumour, inside, cortical: float, cancellous: float) -> None:
+def label_fields(fields: Fields) -> np.ndarray:
+    """The exact labelmap (uint8, z-y-x) of the fields: bones, then the tumour (inside the body) over them."""
+    labels = np.zeros(fields.body.shape, np.uint8)
+    for field, value in ((fields.sacrum, SACRUM.value), (fields.hip_left, HIP_LEFT.value), (fields.hip_right, HIP_RIGHT.value)):
+        labels[field < 0] = value
+    if fields.tumour is not None:
+        labels[(fields.tumour < 0) & (fields.body < 0)] = TUMOR.value
+    return labels
+
+
+def _render_tumour(hu, fields: Fields, tumour: Tumour, inside, cortical: float, cancellous: float) -> None:
     mass = (fields.tumour < 0) & inside
     any_bone = np.minimum.reduce([fields.sacrum, fields.hip_left, fields.hip_right])
     shells = fields.calcification[mass] if fields.calcification is not None else None
@@ -109,4 +117,3 @@ def _render_tumour(hu, labels, fields: Fields, tumour: Tumour, inside, cortical:
     if tumour.expansile:
         rim = (np.abs(fields.tumour) < 1.2) & (any_bone < 12.0) & inside
         hu[rim] = 0.6 * cortical
-    labels[mass] = TUMOR.value

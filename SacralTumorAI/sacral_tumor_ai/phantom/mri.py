@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from sacral_tumor_ai.labels import TUMOR
 from sacral_tumor_ai.phantom.case import ScanSettings, case_rng, sample_patient
-from sacral_tumor_ai.phantom.ct import Fields, compute_fields, render
+from sacral_tumor_ai.phantom.ct import Fields, compute_fields, label_fields
 from sacral_tumor_ai.phantom.grid import Grid
 from sacral_tumor_ai.phantom.pose import Pose
 from sacral_tumor_ai.phantom.tumours import Tumour
@@ -37,6 +37,7 @@ class MriCase:
     clinical: dict[str, Any]
     tumour: Tumour
     details: dict[str, Any] = field(default_factory=dict)
+    sequence_labels: dict[str, sitk.Image] = field(default_factory=dict)  # each sequence's exact labels, on its grid
 
 
 def _small_pose(rng: np.random.Generator, pose: Pose) -> Pose:
@@ -101,10 +102,14 @@ def generate_mri_case(seed: int, index: int, settings: ScanSettings = MRI_SETTIN
     for sequence in ("cet1", "dwi"):
         fields[sequence] = compute_fields(*geometry[sequence], pelvis, body, tumour, rng)
     images = {s: _render_sequence(s, fields[s], geometry[s][0], tumour, rng, anatomy) for s in SEQUENCES}
-    # Labels: the CT renderer's exact labelmap on the T2-w grid (its HU image is discarded).
-    _, labels = render(fields["t2"], tumour, rng, age, grid.spacing, 10.0)
-    labelmap = sitk.GetImageFromArray(labels)
-    labelmap.CopyInformation(images["t2"])
+    # Exact labels on every sequence's own grid: an annotator drawing on CET1-w or DWI draws where the
+    # patient was during that acquisition.
+    sequence_labels = {}
+    for sequence in SEQUENCES:
+        sequence_labels[sequence] = sitk.GetImageFromArray(label_fields(fields[sequence]))
+        sequence_labels[sequence].CopyInformation(images[sequence])
+    labelmap = sequence_labels["t2"]
+    labels = sitk.GetArrayViewFromImage(labelmap)
     case_id = f"mri{seed:03d}_{index:05d}"
     voxel_ml = float(np.prod(grid.spacing)) / 1000.0
     clinical = {
@@ -118,4 +123,4 @@ def generate_mri_case(seed: int, index: int, settings: ScanSettings = MRI_SETTIN
             for s, (g, p) in geometry.items()
         }
     }
-    return MriCase(case_id, images, labelmap, clinical, tumour, details)
+    return MriCase(case_id, images, labelmap, clinical, tumour, details, sequence_labels)

@@ -1,8 +1,12 @@
 """``sacral-tumor-ai cohort --modality mri``: a deterministic four-sequence MRI cohort on disk.
 
     DIR/images/<case>_{t1,t2,dwi,cet1}.nii.gz   each sequence on its own grid (see phantom/mri.py)
-    DIR/labels/<case>.nii.gz                     coarse labels on the T2-w grid (tumour on 11 slices)
+    DIR/labels/<case>.nii.gz                     coarse labels on the T2-w (and T1-w) grid (tumour on 11 slices)
     DIR/labels_fine/<case>.nii.gz                the exact labels on the T2-w grid, for testing
+    DIR/labels{,_fine}/<case>_{dwi,cet1}.nii.gz  the same on the DWI and CET1-w grids (drawn on each sequence)
+
+Each data-list item has ``image`` (sequence -> file), ``label``/``label_fine``/``labelled_slices`` for the T2-w
+grid, and ``sequences``: sequence -> {image, label, label_fine, labelled_slices} on that sequence's own grid.
     DIR/montages/<case>.png, DIR/clinical.csv, DIR/datalist.json, DIR/dataset.json (as for CT)
 """
 
@@ -23,14 +27,23 @@ from sacral_tumor_ai.phantom.mri_montage import save_mri_montage
 COARSE_MARGIN = 5
 
 
+def _write_labels(out: Path, name: str, labelmap) -> dict[str, Any]:
+    coarse, slab = coarse_labels(labelmap, COARSE_MARGIN)
+    label = write_image(coarse, out / "labels" / f"{name}.nii.gz")
+    fine = write_image(labelmap, out / "labels_fine" / f"{name}.nii.gz")
+    return {"label": str(label.relative_to(out)), "label_fine": str(fine.relative_to(out)), "labelled_slices": list(slab) if slab else None}
+
+
 def _write_mri_case(out: Path, case, montage: bool) -> dict[str, Any]:
     images = {s: str(write_image(image, out / "images" / f"{case.case_id}_{s}.nii.gz").relative_to(out)) for s, image in case.images.items()}
-    coarse, slab = coarse_labels(case.labelmap, COARSE_MARGIN)
-    label = write_image(coarse, out / "labels" / f"{case.case_id}.nii.gz")
-    fine = write_image(case.labelmap, out / "labels_fine" / f"{case.case_id}.nii.gz")
+    t2 = _write_labels(out, case.case_id, case.labelmap)
+    sequences = {}
+    for sequence in images:
+        labels = t2 if sequence in ("t1", "t2") else _write_labels(out, f"{case.case_id}_{sequence}", case.sequence_labels[sequence])
+        sequences[sequence] = {"image": images[sequence], **labels}
     if montage:
         save_mri_montage(case.images, case.labelmap, out / "montages" / f"{case.case_id}.png", f"{case.case_id} {case.clinical['class']}")
-    return {"image": images, "label": str(label.relative_to(out)), "label_fine": str(fine.relative_to(out)), "labelled_slices": list(slab) if slab else None}
+    return {"image": images, **t2, "sequences": sequences}
 
 
 def write_mri_cohort(out: str | Path, cases: int, seed: int, settings: ScanSettings = MRI_SETTINGS, montage: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -43,7 +56,7 @@ def write_mri_cohort(out: str | Path, cases: int, seed: int, settings: ScanSetti
         records.append({**case.clinical, **_write_mri_case(out, case, montage), "source": "generated"})
         if (index + 1) % 10 == 0 or index + 1 == cases:
             log(f"{index + 1}/{cases} cases, {(time.perf_counter() - started) / (index + 1):.1f} s per case")
-    counts = finish_cohort(out, records, seed, ("case_id", "image", "label", "label_fine", "labelled_slices", "class", "age", "sex"))
+    counts = finish_cohort(out, records, seed, ("case_id", "image", "label", "label_fine", "labelled_slices", "sequences", "class", "age", "sex"))
     dataset = {
         "name": "SacralTumorAI generated MRI cohort",
         "modality": "MRI",

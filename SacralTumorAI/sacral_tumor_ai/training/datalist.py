@@ -9,7 +9,7 @@ from typing import Any
 from sacral_tumor_ai.errors import SacralTumorAIError
 
 SPLITS = ("training", "validation", "test")
-PATH_KEYS = ("image", "label", "label_fine")
+PATH_KEYS = ("image", "label", "label_fine", "sequences")  # "sequences": MRI, per-sequence files
 
 
 def _absolute(value: Any, base: Path) -> Any:

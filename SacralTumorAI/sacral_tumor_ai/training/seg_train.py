@@ -19,7 +19,7 @@ from sacral_tumor_ai import __version__
 from sacral_tumor_ai.ctseg.inference import predict_labels
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
 from sacral_tumor_ai.errors import SacralTumorAIError
-from sacral_tumor_ai.labels import LABELS, label_by_name, terminology_string
+from sacral_tumor_ai.labels import label_by_name, label_entries
 from sacral_tumor_ai.training import distributed
 from sacral_tumor_ai.training.checkpoint import format_record, restore_checkpoint, save_checkpoint, write_history
 from sacral_tumor_ai.training.datalist import load_datalist
@@ -131,10 +131,7 @@ def package_metadata(config: SegTrainingConfig, metrics: dict[str, Any], counts:
         "description": "Tumour, left and right hip bones and sacrum on noncontrast CT (seed 1's model 1, multi-label).",
         "architecture": config.architecture(),
         **spec.to_metadata(),
-        "labels": [
-            {"name": label.name, "value": label.value, "display_name": label.display_name, "color": list(label.color), "terminology": terminology_string(label)}
-            for label in LABELS
-        ],
+        "labels": label_entries(),
         "training": {
             "data": config.training_data or f"data list {config.datalist}",
             "cases": counts,

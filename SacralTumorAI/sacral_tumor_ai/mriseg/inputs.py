@@ -1,0 +1,76 @@
+"""Reading an MRI study's sequences, including a 4D DWI with several b-values (b = 1000 or the highest is kept)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from sacral_tumor_ai.errors import InputImageError, SacralTumorAIError, itk_error_summary
+from sacral_tumor_ai.io import read_image, validate_image
+from sacral_tumor_ai.io.atomic import full_suffix
+from sacral_tumor_ai.mriseg.spec import SEQUENCE_NAMES, SEQUENCES
+
+WANTED_B = 1000.0
+
+
+def b_values_beside(path: Path) -> list[float] | None:
+    """FSL's ``.bval`` file next to a NIfTI (same stem), as numbers; None when absent."""
+    stem = path.name[: -len(full_suffix(path))]
+    for candidate in (path.with_name(f"{stem}.bval"), path.with_name(f"{stem}.bvals")):
+        if candidate.is_file():
+            try:
+                return [float(v) for v in candidate.read_text().split()]
+            except ValueError as error:
+                raise InputImageError(candidate, f"is not a list of b-values ({error})") from error
+    return None
+
+
+def choose_b_volume(b_values: list[float] | None, volumes: int) -> tuple[int, str]:
+    """(index of the volume to use, why): b = 1000 when acquired, else the highest b; without b-values the
+    last volume (scanners store the highest b last)."""
+    if b_values is None:
+        return volumes - 1, f"no b-values found beside the file: using the last of its {volumes} volumes, assumed to be the highest b"
+    if len(b_values) != volumes:
+        raise SacralTumorAIError(f"the DWI has {volumes} volumes but {len(b_values)} b-values")
+    values = np.asarray(b_values)
+    close = np.flatnonzero(np.abs(values - WANTED_B) <= 50)
+    if close.size:
+        return int(close[-1]), f"4D DWI: using the b = {values[close[-1]]:g} volume (of b = {', '.join(f'{v:g}' for v in values)})"
+    index = int(np.argmax(values))
+    return index, f"4D DWI without b = 1000: using the highest, b = {values[index]:g} (of b = {', '.join(f'{v:g}' for v in values)})"
+
+
+def read_dwi(path: str | Path) -> tuple[sitk.Image, str | None]:
+    """A DWI volume: 3D as it is, or one volume of a 4D file chosen by :func:`choose_b_volume`."""
+    path = Path(path)
+    if path.is_file() and full_suffix(path) in (".nii", ".nii.gz", ".nrrd", ".mha", ".mhd", ".nhdr"):
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        try:
+            reader.ReadImageInformation()
+        except RuntimeError as error:
+            raise InputImageError(path, f"cannot be read as an image ({itk_error_summary(error)})") from error
+        size = reader.GetSize()
+        if len(size) == 4 and size[3] > 1:
+            index, note = choose_b_volume(b_values_beside(path), size[3])
+            image = sitk.Extract(sitk.ReadImage(str(path)), [*size[:3], 0], [0, 0, 0, index])
+            validate_image(image, path)
+            return image, note
+    return read_image(path), None
+
+
+def read_sequences(files: dict[str, str | Path], series: str | None = None) -> tuple[dict[str, sitk.Image], list[str]]:
+    """Each named sequence's image, and notes on choices made while reading."""
+    images, notes = {}, []
+    for sequence, file in files.items():
+        if sequence not in SEQUENCES:
+            raise SacralTumorAIError(f"unknown MRI sequence '{sequence}'; use {', '.join(SEQUENCES)}")
+        if sequence == "dwi":
+            images[sequence], note = read_dwi(file)
+            if note:
+                notes.append(f"{SEQUENCE_NAMES[sequence]}: {note}")
+        else:
+            images[sequence] = read_image(file, series=series)
+    return images, notes

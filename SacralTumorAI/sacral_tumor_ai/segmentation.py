@@ -1,0 +1,64 @@
+"""A segmentation result, shared by the CT and MRI pipelines: labelmap in the input's geometry, volumes, checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from sacral_tumor_ai.errors import AnatomyNotFoundError
+from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, LABELS, TUMOR
+
+# Less hip bone than this in view means the scan does not show the pelvis (an adult hip bone is 200-500 mL).
+MIN_HIP_BONE_ML = 20.0
+
+
+@dataclass
+class Segmentation:
+    """A segmentation result in the input's geometry, with what a user needs to judge it."""
+
+    labelmap: sitk.Image
+    volumes_ml: dict[str, float]
+    tumor_found: bool
+    provider: str
+    model: dict[str, str]
+    timings_s: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)  # pipeline-specific facts (MRI: sequences used, registration)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "tumor_found": self.tumor_found,
+            "volumes_ml": self.volumes_ml,
+            "provider": self.provider,
+            "model": self.model,
+            "timings_s": self.timings_s,
+            "warnings": self.warnings,
+            **self.details,
+        }
+
+
+def label_volumes_ml(labelmap: sitk.Image) -> dict[str, float]:
+    counts = np.bincount(sitk.GetArrayViewFromImage(labelmap).ravel(), minlength=256)
+    voxel_ml = float(np.prod(labelmap.GetSpacing())) / 1000.0
+    return {label.name: round(float(counts[label.value]) * voxel_ml, 3) for label in sorted(LABELS, key=lambda l: l.value)}
+
+
+def check_anatomy(volumes: dict[str, float], source: str, modality: str) -> list[str]:
+    """Raise :class:`AnatomyNotFoundError` when no pelvis is in view; otherwise the warnings a user should read
+    (no tumour found, a small or missing hip bone)."""
+    hips = volumes[HIP_LEFT.name] + volumes[HIP_RIGHT.name]
+    if hips < MIN_HIP_BONE_ML:
+        raise AnatomyNotFoundError(
+            f"{source}: no pelvis in the field of view (hip bones found: {hips:.1f} mL); the model needs {modality} "
+            "showing the pelvis"
+        )
+    warnings = []
+    if volumes[TUMOR.name] <= 0:
+        warnings.append("no tumour found by the model; draw it by hand if one is present")
+    for label in (HIP_LEFT, HIP_RIGHT):
+        if volumes[label.name] < MIN_HIP_BONE_ML:
+            warnings.append(f"{label.display_name.lower()} is small or missing ({volumes[label.name]:.1f} mL)")
+    return warnings

@@ -1,0 +1,224 @@
+"""Train the 2.5D MRI models: ``sacral-tumor-ai train-mri`` (All-sequence or T2-fusion).
+
+Seed 2's regime: per step one patient's 12 slices (each with its neighbours as channels), random crops with
+the tumour inside, flips/rotation/scaling/shift, AdamW at 5e-4, coarse labels (see ``mri_loss``). Checkpoints
+every epoch (``--resume``), validation Dice per label every epoch, the best epoch exported as a model package.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sacral_tumor_ai import __version__
+from sacral_tumor_ai.errors import SacralTumorAIError
+from sacral_tumor_ai.labels import TUMOR, label_by_name, label_entries
+from sacral_tumor_ai.mriseg.inference import predict_probabilities
+from sacral_tumor_ai.mriseg.plan import ALL_SEQUENCE, T2_FUSION
+from sacral_tumor_ai.mriseg.prepare import stack_context
+from sacral_tumor_ai.mriseg.spec import ANY_SEQUENCE, OUTPUT_LABELS, SEQUENCES, MriModelSpec
+from sacral_tumor_ai.training.checkpoint import format_record, restore_checkpoint, save_checkpoint, write_history
+from sacral_tumor_ai.training.datalist import load_datalist
+from sacral_tumor_ai.training.mri_data import FUSION, augment, cache_mri_case, crop_batch, sample_slices
+from sacral_tumor_ai.training.mri_loss import coarse_label_loss
+
+
+@dataclass
+class MriTrainingConfig:
+    """Everything a run depends on; saved beside the checkpoints and in the exported model's metadata."""
+
+    datalist: str
+    out: str
+    model: str = ALL_SEQUENCE  # or "t2-fusion"
+    sequences: tuple[str, ...] = SEQUENCES  # the All-sequence model's training inputs, fed separately
+    context: int = 1  # neighbours each side: 1 = 2.5D (seed 2), 0 = the 2D baseline
+    in_plane_mm: float = 1.5
+    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)  # smp's default, seed 2's 6.63 M parameters
+    crop: int = 224
+    slices_per_case: int = 12
+    tumour_share: float = 0.5
+    epochs: int = 300
+    items_per_epoch: int | None = None  # (case, sequence) pairs per epoch; None = all
+    learning_rate: float = 5e-4
+    weight_decay: float = 1e-2
+    encoder_weights: str | None = None  # a local ImageNet MobileNetV2 state dict; None = from scratch
+    registration: str = "affine"
+    max_validation_cases: int | None = None
+    seed: int = 0
+    device: str = "cpu"
+    name: str = ""
+    version: str = "0.1.0"
+    training_data: str = ""
+    extra_metadata: dict[str, Any] = field(default_factory=dict)
+
+    def spec(self) -> MriModelSpec:
+        inputs = ("t2", "cet1") if self.model == T2_FUSION else (ANY_SEQUENCE,)
+        return MriModelSpec(inputs, self.context, self.in_plane_mm)
+
+    def architecture(self) -> dict[str, Any]:
+        return {
+            "name": "UnetMobileNetV2",
+            "params": {"in_channels": self.spec().in_channels, "out_channels": len(OUTPUT_LABELS) + 1, "decoder_channels": list(self.decoder_channels)},
+        }
+
+    def training_sequences(self) -> tuple[str, ...]:
+        if self.model == T2_FUSION:
+            return (FUSION,)
+        if self.model != ALL_SEQUENCE:
+            raise SacralTumorAIError(f"MRI model '{self.model}': use {ALL_SEQUENCE} or {T2_FUSION}")
+        return tuple(self.sequences)
+
+
+def label_dice(prediction: np.ndarray, target: np.ndarray, known: np.ndarray) -> dict[str, float]:
+    """Dice per output label; the tumour's only where its annotation is complete (``known``)."""
+    scores = {}
+    for name in OUTPUT_LABELS:
+        value = label_by_name(name).value
+        region = known if value == TUMOR.value else np.ones_like(known)
+        a, b = (prediction == value) & region, (target == value) & region
+        denominator = a.sum() + b.sum()
+        scores[name] = 1.0 if denominator == 0 else float(2 * (a & b).sum() / denominator)
+    return scores
+
+
+def _validate(network, cases: list[dict[str, Any]], spec: MriModelSpec, device: str) -> dict[str, float]:
+    network.eval()
+    values = np.asarray(spec.label_values(), np.uint8)
+    scores = []
+    for case in cases:
+        probabilities = predict_probabilities(network, [v.astype(np.float32) for v in case["image"]], spec.context, device)
+        scores.append(label_dice(values[np.argmax(probabilities, axis=0)], case["label"], case["known"]))
+    network.train()
+    return {name: float(np.mean([s[name] for s in scores])) for name in OUTPUT_LABELS}
+
+
+def load_encoder_weights(network, path: str | Path) -> int:
+    """ImageNet MobileNetV2 weights from a local file (torchvision's state dict, .pth or .safetensors) into
+    the encoder; the first convolution is adapted to the input channels. Returns the tensors loaded."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise SacralTumorAIError(f"{path}: no such encoder weights file")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    state = {key.removeprefix("encoder."): value for key, value in state.items() if not key.startswith("classifier")}
+    encoder = network.encoder
+    own = encoder.state_dict()
+    first = "features.0.0.weight"
+    if first in state and first in own and state[first].shape[1] != own[first].shape[1]:
+        channels = own[first].shape[1]  # repeat the RGB filters and rescale, as smp does for pretrained encoders
+        state[first] = state[first].repeat(1, (channels + 2) // 3, 1, 1)[:, :channels] * (3.0 / channels)
+    matched = {key: value for key, value in state.items() if key in own and own[key].shape == value.shape}
+    if not matched:
+        raise SacralTumorAIError(f"{path}: no tensor matches a MobileNetV2 encoder (is it torchvision's mobilenet_v2 state dict?)")
+    encoder.load_state_dict(matched, strict=False)
+    return len(matched)
+
+
+def package_metadata(config: MriTrainingConfig, metrics: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
+    spec = config.spec()
+    fusion = config.model == T2_FUSION
+    return {
+        "name": config.name or ("sacral-mri-t2fusion" if fusion else "sacral-mri-allseq"),
+        "version": config.version,
+        "task": "segmentation",
+        "modality": "MR",
+        "description": (
+            "Tumour, hip bones and sacrum on T2-w with CET1-w registered to it (seed 2's T2-fusion model, 2.5D U-Net)."
+            if fusion else "Tumour, hip bones and sacrum on any one MRI sequence: T1-w, T2-w, DWI or CET1-w (seed 2's All-sequence model, 2.5D U-Net)."
+        ),
+        "architecture": config.architecture(),
+        **spec.to_metadata(),
+        "sequences": ["t2", "cet1"] if fusion else list(config.sequences),
+        "labels": label_entries(),
+        "training": {
+            "data": config.training_data or f"data list {config.datalist}",
+            "cases": counts,
+            "config": json.loads(json.dumps(asdict(config))),
+            "encoder_initialisation": "ImageNet weights from a local file" if config.encoder_weights else "random (trained from scratch)",
+            "software": f"sacral-tumor-ai {__version__}",
+        },
+        "metrics": metrics,
+        "licence": "Apache-2.0",
+        "intended_use": "Research and education only. Not for diagnosis or treatment decisions. Trained on the "
+        "project's own generated MRI data (see Training data), not on patients with confirmed tumours.",
+        **config.extra_metadata,
+    }
+
+
+def _cases(config: MriTrainingConfig, split: str, cache: Path, log) -> list[dict[str, Any]]:
+    items = load_datalist(config.datalist, split)
+    if split == "validation":
+        items = items[: config.max_validation_cases]
+    cases = []
+    for number, item in enumerate(items):
+        for sequence in config.training_sequences():
+            cases.append(cache_mri_case(item, sequence, config.spec(), cache, config.registration))
+        if (number + 1) % 20 == 0:
+            log(f"prepared {number + 1}/{len(items)} {split} cases")
+    return cases
+
+
+def train_mri(config: MriTrainingConfig, resume: bool = False, log=print) -> Path:
+    """Train; return the exported model package's folder (the best validation epoch)."""
+    import torch
+
+    from sacral_tumor_ai.models.networks import build_network
+    from sacral_tumor_ai.models.package import save_package
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+    spec = config.spec()
+    training = _cases(config, "training", out / "cache", log)
+    validation = _cases(config, "validation", out / "cache", log)
+    torch.manual_seed(config.seed)
+    network = build_network(config.architecture())
+    if config.encoder_weights:
+        log(f"encoder: {load_encoder_weights(network, config.encoder_weights)} tensors from {config.encoder_weights}")
+    network = network.to(config.device)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    start_epoch, best, history = 0, -1.0, []
+    checkpoint_path = out / "checkpoint.pt"
+    restored = restore_checkpoint(checkpoint_path, network, optimizer) if resume else None
+    if restored:
+        start_epoch, best, history = restored
+        log(f"resuming after epoch {start_epoch} (best mean validation Dice {best:.4f})")
+    for epoch in range(start_epoch, config.epochs):
+        rng = np.random.default_rng(config.seed * 100_003 + epoch)
+        order = rng.permutation(len(training))[: config.items_per_epoch]
+        started, losses = time.perf_counter(), []
+        network.train()
+        for index in order:
+            case = training[index]
+            slices = sample_slices(case, config.slices_per_case, config.tumour_share, rng)
+            stacked = stack_context([v.astype(np.float32) for v in case["image"]], config.context, slices)
+            images, labels, known = crop_batch(stacked, case["label"][slices], case["known"][slices], config.crop, rng)
+            images, labels, known = augment(torch.from_numpy(images), torch.from_numpy(labels).long(), torch.from_numpy(known), rng)
+            optimizer.zero_grad(set_to_none=True)
+            loss = coarse_label_loss(network(images.to(config.device)), labels.to(config.device), known.to(config.device))
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.item()))
+        dice = _validate(network, validation, spec, config.device)
+        mean_dice = float(np.mean(list(dice.values())))
+        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": round(time.perf_counter() - started, 1), "mean_dice": mean_dice, **{f"dice_{k}": v for k, v in dice.items()}}
+        history.append(record)
+        log(format_record(record))
+        if mean_dice > best:
+            best = mean_dice
+            metrics = {"validation_coarse_labels": {"epoch": epoch + 1, "dice": dice, "mean_dice": mean_dice, "cases": len(validation)}}
+            save_package(network.state_dict(), package_metadata(config, metrics, {"training": len(training), "validation": len(validation)}), out / "model")
+        save_checkpoint({"model": network.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best": best, "history": history}, checkpoint_path)
+        write_history(history, out / "training_log.csv")
+    return out / "model"

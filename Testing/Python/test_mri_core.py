@@ -1,0 +1,161 @@
+"""MRI core pieces: model spec, model grid, normalisation, 2.5D stacking, model choice, 4D DWI, registration,
+the coarse-label loss and the left-right flip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from sacral_tumor_ai.errors import SacralTumorAIError
+from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, TUMOR
+from sacral_tumor_ai.mriseg.inputs import choose_b_volume, read_dwi
+from sacral_tumor_ai.mriseg.plan import ALL_SEQUENCE, T2_FUSION, plan_mri
+from sacral_tumor_ai.mriseg.prepare import mri_grid, normalise, stack_context
+from sacral_tumor_ai.mriseg.spec import MriModelSpec
+
+
+def _volume(size=(40, 36, 12), spacing=(1.0, 1.0, 4.0), direction=None) -> sitk.Image:
+    image = sitk.GetImageFromArray(np.random.default_rng(0).uniform(0, 500, size[::-1]).astype(np.float32))
+    image.SetSpacing(spacing)
+    if direction is not None:
+        image.SetDirection(direction)
+    return image
+
+
+def test_spec_round_trips_through_metadata_and_counts_channels():
+    fusion = MriModelSpec(("t2", "cet1"), context=1)
+    assert fusion.in_channels == 6 and fusion.is_fusion
+    assert MriModelSpec(context=0).in_channels == 1
+    again = MriModelSpec.from_metadata({"name": "x", **fusion.to_metadata()})
+    assert again == fusion
+    assert fusion.to_metadata()["mri"]["channel_order"] == ["t2[z-1]", "t2[z+0]", "t2[z+1]", "cet1[z-1]", "cet1[z+0]", "cet1[z+1]"]
+    with pytest.raises(SacralTumorAIError):
+        MriModelSpec(("flair",))
+    with pytest.raises(SacralTumorAIError, match="not an MRI"):
+        MriModelSpec.from_metadata({"name": "ct-model"})
+
+
+def test_grid_keeps_slice_thickness_and_warns_outside_training_range():
+    spec = MriModelSpec()
+    grid = mri_grid(_volume(), spec)
+    assert grid.grid.GetSpacing() == pytest.approx((1.5, 1.5, 4.0)) and not grid.warnings
+    thick = mri_grid(_volume(spacing=(1.0, 1.0, 8.0)), spec, "T2-w")
+    assert thick.grid.GetSpacing()[2] == pytest.approx(8.0)
+    assert any("8.0 mm slices" in w for w in thick.warnings)
+    thin = mri_grid(_volume(spacing=(1.0, 1.0, 1.0)), spec)
+    assert thin.grid.GetSpacing()[2] == pytest.approx(spec.slice_mm[0])  # raised to the training minimum
+    sagittal = mri_grid(_volume(direction=(0, 0, 1, 1, 0, 0, 0, 1, 0)), spec)  # slice axis along left-right
+    assert any("not an axial" in w for w in sagittal.warnings)
+
+
+def test_normalisation_ignores_the_scanners_arbitrary_scale():
+    volume = np.random.default_rng(1).gamma(2.0, 100.0, (6, 20, 20)).astype(np.float32)
+    volume[:, :4] = 0  # air
+    assert np.allclose(normalise(volume), normalise(volume * 7.3), atol=1e-5)
+    body = normalise(volume)[volume > 0.1 * np.percentile(volume, 99)]
+    assert abs(float(body.mean())) < 0.1
+
+
+def test_stack_context_takes_neighbours_and_repeats_edges():
+    a = np.arange(4, dtype=np.float32)[:, None, None] * np.ones((4, 2, 2), np.float32)
+    b = a + 10
+    stacked = stack_context([a, b], 1)
+    assert stacked.shape == (4, 6, 2, 2)
+    assert stacked[0, :, 0, 0].tolist() == [0, 0, 1, 10, 10, 11]
+    assert stacked[3, :, 0, 0].tolist() == [2, 3, 3, 12, 13, 13]
+    assert stack_context([a], 0, np.array([2]))[:, :, 0, 0].tolist() == [[2]]
+
+
+def test_plan_prefers_fusion_and_says_why_it_falls_back():
+    assert plan_mri(["t2", "cet1", "t1"], True).model == T2_FUSION
+    fallback = plan_mri(["t2"], True, "t2-fusion")
+    assert fallback.model == ALL_SEQUENCE and fallback.sequences == ("t2",)
+    assert "CET1-w is missing" in fallback.notes[0]
+    assert plan_mri(["t2", "cet1"], False).model == ALL_SEQUENCE  # no fusion model installed
+    best = plan_mri(["t1", "dwi"], True)
+    assert best.sequences == ("dwi",) and best.notes
+    assert plan_mri(["t1", "dwi", "t2"], True, ensemble=True).sequences == ("t2", "dwi", "t1")
+    with pytest.raises(SacralTumorAIError, match="unknown MRI sequence"):
+        plan_mri(["flair"], True)
+
+
+def test_b_value_choice():
+    assert choose_b_volume([0, 500, 1000, 1500], 4)[0] == 2
+    index, note = choose_b_volume([0, 800], 2)
+    assert index == 1 and "highest" in note
+    assert choose_b_volume(None, 3)[0] == 2
+    with pytest.raises(SacralTumorAIError):
+        choose_b_volume([0, 1000], 3)
+
+
+def test_4d_dwi_reads_the_b1000_volume(tmp_path):
+    volumes = np.stack([np.full((5, 6, 7), value, np.float32) for value in (100, 60, 30)])  # b = 0, 1000, 2000
+    image = sitk.JoinSeries([sitk.GetImageFromArray(v) for v in volumes])
+    path = tmp_path / "dwi.nii.gz"
+    sitk.WriteImage(image, str(path))
+    (tmp_path / "dwi.bval").write_text("0 1000 2000\n")
+    chosen, note = read_dwi(path)
+    assert chosen.GetDimension() == 3 and float(sitk.GetArrayViewFromImage(chosen).mean()) == 60
+    assert "b = 1000" in note
+    (tmp_path / "dwi.bval").unlink()
+    assert float(sitk.GetArrayViewFromImage(read_dwi(path)[0]).mean()) == 30  # last volume, said so
+
+
+def test_registration_recovers_a_known_rigid_motion():
+    from sacral_tumor_ai.mriseg.registration import register
+    from sacral_tumor_ai.phantom.case import ScanSettings
+    from sacral_tumor_ai.phantom.mri import generate_mri_case
+
+    case = generate_mri_case(4, 1, ScanSettings(size=(96, 96, 40), in_plane_mm=(3.0, 3.0), slice_mm=(4.0, 4.0)))
+    fixed, labels = case.images["t2"], case.labelmap
+    motion = sitk.Euler3DTransform(fixed.TransformContinuousIndexToPhysicalPoint([47.5, 47.5, 19.5]), 0.0, 0.0, np.radians(5.0), (6.0, -4.0, 3.0))
+    moving = sitk.Resample(fixed, fixed, motion, sitk.sitkLinear, 0.0)
+    moved_labels = sitk.Resample(labels, labels, motion, sitk.sitkNearestNeighbor, 0)
+
+    def bone_dice(a: sitk.Image) -> float:
+        x, y = sitk.GetArrayViewFromImage(a) == HIP_LEFT.value, sitk.GetArrayViewFromImage(labels) == HIP_LEFT.value
+        return 2 * float((x & y).sum()) / float(x.sum() + y.sum())
+
+    registered = register(fixed, moving, "affine", registration_mm=3.0)
+    before, after = bone_dice(moved_labels), bone_dice(registered.resample(moved_labels, fixed, labels=True))
+    assert after > before + 0.1 and after > 0.8, (before, after)
+    with pytest.raises(SacralTumorAIError):
+        register(fixed, moving, "elastic")
+
+
+def test_coarse_label_loss_never_calls_unlabelled_tumour_a_miss():
+    import torch
+
+    from sacral_tumor_ai.training.mri_loss import coarse_label_loss
+
+    target = torch.zeros(1, 8, 8, dtype=torch.long)
+    target[0, :, :2] = HIP_LEFT.value
+    logits = torch.full((1, 5, 8, 8), -4.0)
+    logits[0, 0] = 4.0
+    logits[0, HIP_LEFT.value, :, :2], logits[0, 0, :, :2] = 4.0, -4.0
+    says_tumour = logits.clone()
+    says_tumour[0, TUMOR.value, 4:, 4:], says_tumour[0, 0, 4:, 4:] = 4.0, -4.0  # tumour where the label says 0
+    unknown = torch.zeros(1, 8, 8, dtype=torch.bool)
+    known = torch.ones(1, 8, 8, dtype=torch.bool)
+    # Where the tumour was not drawn, "background" may be tumour: predicting tumour there costs (almost) nothing...
+    assert coarse_label_loss(says_tumour, target, unknown) < coarse_label_loss(logits, target, unknown) + 0.05
+    # ...where it was drawn, it is an error.
+    assert coarse_label_loss(says_tumour, target, known) > coarse_label_loss(logits, target, known) + 0.1
+    # Bone labels are exact on every slice.
+    no_bone = logits.clone()
+    no_bone[0, HIP_LEFT.value, :, :2], no_bone[0, 0, :, :2] = -4.0, 4.0
+    assert coarse_label_loss(no_bone, target, unknown) > coarse_label_loss(logits, target, unknown) + 0.1
+
+
+def test_left_right_flip_keeps_the_left_hip_on_the_patients_left():
+    import torch
+
+    from sacral_tumor_ai.training.mri_data import flip_left_right
+
+    labels = torch.zeros(1, 4, 10, dtype=torch.long)
+    labels[0, :, :3], labels[0, :, 7:] = HIP_RIGHT.value, HIP_LEFT.value
+    images = torch.arange(10.0).expand(1, 1, 4, 10)
+    flipped_images, flipped, _ = flip_left_right(images, labels, torch.ones(1, 4, 10, dtype=torch.bool))
+    assert flipped_images[0, 0, 0, 0] == 9
+    assert (flipped[0, :, :3] == HIP_RIGHT.value).all() and (flipped[0, :, 7:] == HIP_LEFT.value).all()
