@@ -54,7 +54,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--datalist", required=True, nargs=1, help="datalist.json with class, age and sex per item")
     train.add_argument("--out", required=True, help="run folder: cache, checkpoint.pt, training_log.csv, model/")
     train.add_argument("--config", help="JSON file of ClsTrainingConfig settings")
-    train.add_argument("--inputs", choices=("image", "image+clinical", "image+clinical+location"), help="inputs used (the ablation's variants)")
+    train.add_argument("--inputs", choices=("image", "image+clinical", "image+clinical+location", "clinical+location"), help="inputs used (the ablation's variants)")
     train.add_argument("--cache", help="folder of prepared cases, shareable between runs (default: RUN/cache)")
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", dest="batch_size", type=int)

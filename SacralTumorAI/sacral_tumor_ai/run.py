@@ -55,12 +55,15 @@ def build_result(source: str | Path, image_geometry: Geometry, segmentation: Seg
     }
 
 
-def load_classifier(classifier: str | Path | None, device: str):
-    """The given classifier package, else the bundled one; None when neither exists (the run then
-    reports classification as unavailable)."""
+BUNDLED_CLASSIFIERS = {"CT": "ct-classifier", "MR": "clinical-location-classifier"}  # MR: no image branch
+
+
+def load_classifier(classifier: str | Path | None, device: str, modality: str = "CT"):
+    """The given classifier package, else the bundled one for ``modality``; None when neither exists (the
+    run then reports classification as unavailable)."""
     from sacral_tumor_ai.classify.predict import Classifier
 
-    folder = Path(classifier) if classifier else bundled_model_path("ct-classifier")
+    folder = Path(classifier) if classifier else bundled_model_path(BUNDLED_CLASSIFIERS[modality])
     if classifier is None and not (folder / "model.json").is_file():
         return None
     return Classifier(load_package(folder), device)
@@ -98,7 +101,7 @@ def run_case(
     ``fusion_model`` the T2-fusion one, ``mri_model`` auto, all-sequence or t2-fusion."""
     started = time.perf_counter()
     clinical = dict(clinical or {})
-    loaded_classifier = load_classifier(classifier, device)
+    loaded_classifier = load_classifier(classifier, device, "MR" if mri else "CT")
     gather(loaded_classifier.scalars if loaded_classifier else DEFAULT_SCALARS, clinical, None)  # impossible form values stop the run before any work
     if mri:
         from sacral_tumor_ai.mriseg.study import segment_study

@@ -156,3 +156,20 @@ def test_a_tumour_touching_the_scan_edge_is_padded_and_flagged() -> None:
     assert crop.array.shape == (2, 8, 16, 16)
     assert len(crop.warnings) == 1 and "touches the" in crop.warnings[0] and "padded with air" in crop.warnings[0]
     assert crop.array[0].min() == 0.0  # air (below the window) where the scan ends
+
+
+def test_clinical_location_classifier_needs_no_image(datalist: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    package = load_package(train_classifier(ClsTrainingConfig(datalist=str(datalist), out=str(out), epochs=1, inputs="clinical+location", **TINY), log=lambda *_: None))
+    assert package.metadata["modality"] == "any" and package.metadata["architecture"]["params"]["image"] is False
+    classifier = Classifier(package)
+    assert not classifier.needs_image
+    image, labels = toy_case(40)
+    location = describe_location(labels)
+    mr_like = sitk.Abs(sitk.Cast(image, sitk.sitkFloat32))  # any intensities: the image is not read
+    first = classifier.classify(image, labels, {"age": 47, "sex": "F"}, location)
+    second = classifier.classify(mr_like, labels, {"age": 47, "sex": "F"}, location)
+    assert first["probabilities"] == second["probabilities"] and "image" not in first["inputs"]
+    assert sum(first["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    older = classifier.classify(image, labels, {"age": 80, "sex": "F"}, location)
+    assert older["probabilities"] != first["probabilities"]  # the form's values reach the network

@@ -59,9 +59,13 @@ class Classifier:
     def classify(self, ct: sitk.Image, labelmap: sitk.Image, clinical: dict[str, Any], location: dict[str, Any]) -> dict[str, Any]:
         """Probabilities of every class, the values used and warnings (see the module's docstring)."""
         scalars = gather(self.scalars, clinical, location)  # raises on impossible clinical values
-        crop = tumour_crop(ct, labelmap, self.crop, frame_axes(location))
-        probabilities = self.probabilities(crop.array, scalars)
-        warnings = list(crop.warnings) + out_of_range(self.scalars, self.standardisation, scalars, self.groups)
+        if self.needs_image:
+            crop = tumour_crop(ct, labelmap, self.crop, frame_axes(location))
+            array, warnings = crop.array, list(crop.warnings)
+        else:  # no image branch: the network ignores its image input
+            array, warnings = np.zeros((2, *reversed(self.crop.size)), np.float32), []
+        probabilities = self.probabilities(array, scalars)
+        warnings += out_of_range(self.scalars, self.standardisation, scalars, self.groups)
         if "location" in self.groups and not location.get("available"):
             warnings.append(f"The tumour's location in the hip frame is unavailable ({location.get('reason')}); the classifier was told so and used the other inputs.")
         clinical_used = _clinical_used(self.scalars, scalars)
@@ -73,7 +77,7 @@ class Classifier:
             "probabilities": {self.classes[i]: round(float(probabilities[i]), 4) for i in range(len(self.classes))},
             "ranking": [self.classes[i] for i in order],
             "clinical_used": clinical_used,
-            "inputs": list(("image",) + self.groups),
+            "inputs": list(("image",) * self.needs_image + self.groups),
             "model": {"name": self.package.name, "version": self.package.version, "temperature": round(self.temperature, 4)},
             "warnings": warnings,
         }

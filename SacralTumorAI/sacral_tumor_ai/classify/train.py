@@ -26,7 +26,9 @@ from sacral_tumor_ai.training import distributed
 from sacral_tumor_ai.training.checkpoint import format_record, restore_checkpoint, save_checkpoint, write_history
 from sacral_tumor_ai.training.datalist import load_datalist
 
-INPUT_SETS = {"image": (), "image+clinical": ("clinical",), "image+clinical+location": ("clinical", "location")}
+# The ablation's variants: input set -> scalar groups. "clinical+location" has no image branch, so it works on
+# any modality (an MRI study, whose crops the CT-trained image branch could not read).
+INPUT_SETS = {"image": (), "image+clinical": ("clinical",), "image+clinical+location": ("clinical", "location"), "clinical+location": ("clinical", "location")}
 
 
 @dataclass
@@ -65,10 +67,13 @@ class ClsTrainingConfig:
             raise ValueError(f"inputs must be one of {list(INPUT_SETS)}")
         return INPUT_SETS[self.inputs]
 
+    def uses_image(self) -> bool:
+        return self.inputs.startswith("image")
+
     def architecture(self) -> dict[str, Any]:
         params = dict(DEFAULT_ARCHITECTURE["params"])
         params.update(
-            in_channels=2, scalars=vector_length(DEFAULT_SCALARS, self.groups()), classes=len(self.classes), image=True,
+            in_channels=2, scalars=vector_length(DEFAULT_SCALARS, self.groups()), classes=len(self.classes), image=self.uses_image(),
             init_features=self.init_features, growth_rate=self.growth_rate, block_config=list(self.block_config), hidden=list(self.hidden), dropout=self.dropout,
         )
         return {"name": DEFAULT_ARCHITECTURE["name"], "params": params}
@@ -110,8 +115,9 @@ def package_metadata(config: ClsTrainingConfig, standardisation, temperature: fl
         "name": config.name,
         "version": config.version,
         "task": "classification",
-        "modality": "CT",
-        "description": "Six-class tumour classifier on the tumour crop, clinical values and hip-frame location (seed 1's model 2).",
+        "modality": "CT" if config.uses_image() else "any",
+        "description": "Six-class tumour classifier on the tumour crop, clinical values and hip-frame location (seed 1's model 2)."
+        if config.uses_image() else "Six-class tumour classifier on clinical values and hip-frame location only (no image: works on CT and MRI).",
         "architecture": config.architecture(),
         "classes": list(config.classes),
         "inputs": {"set": config.inputs, "groups": list(config.groups()), "crop": config.crop().to_metadata(), "crop_channels": ["CT window scaled to 0-1", "tumour mask"]},
