@@ -81,9 +81,32 @@ def test_encoder_weights_from_a_local_file(tmp_path: Path) -> None:
         load_encoder_weights(network, tmp_path / "other.pth")
 
 
-def test_evaluate_mri_writes_table3_layout(tiny_mri_datalist: Path, tmp_path: Path) -> None:
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def tiny_model(tiny_mri_datalist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("mri-run") / "run"
     assert _train(tiny_mri_datalist, run, 1) == 0
+    return run / "model"
+
+
+def test_fusion_starts_from_the_all_sequence_weights(tiny_model: Path) -> None:
+    import torch
+
+    from sacral_tumor_ai.models.networks import build_network, load_network
+    from sacral_tumor_ai.models.package import load_package
+    from sacral_tumor_ai.training.mri_train import MriTrainingConfig, initial_weights
+
+    allseq = load_network(load_package(tiny_model))
+    settings = load_package(tiny_model).metadata["training"]["config"]
+    fusion = build_network(MriTrainingConfig("d", "o", model="t2-fusion", decoder_channels=tuple(settings["decoder_channels"])).architecture())
+    initial_weights(fusion, tiny_model)
+    fusion.eval()
+    t2, cet1 = torch.randn(1, 3, 64, 64), torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(allseq(t2), fusion(torch.cat([t2, cet1], dim=1)), atol=1e-5)  # CET1-w filters start at zero
+
+
+def test_evaluate_mri_writes_table3_layout(tiny_mri_datalist: Path, tiny_model: Path, tmp_path: Path) -> None:
+    run = tiny_model.parent
     out = tmp_path / "eval"
     code = main(["evaluate-mri", "--model", str(run / "model"), "--baseline-2d", str(run / "model"), "--datalist", str(tiny_mri_datalist), "--out", str(out), "--sequences", "t2", "cet1", "dwi", "--largest-combination", "2"])
     assert code == 0

@@ -47,6 +47,7 @@ class MriTrainingConfig:
     learning_rate: float = 5e-4
     weight_decay: float = 1e-2
     encoder_weights: str | None = None  # a local ImageNet MobileNetV2 state dict; None = from scratch
+    init_model: str | None = None  # start from this MRI package (e.g. All-sequence weights for T2-fusion)
     registration: str = "affine"
     max_validation_cases: int | None = None
     seed: int = 0
@@ -125,6 +126,29 @@ def load_encoder_weights(network, path: str | Path) -> int:
     return len(matched)
 
 
+def initial_weights(network, folder: str | Path) -> None:
+    """Start from another MRI package's weights. When the input channels differ (All-sequence, 3 channels ->
+    T2-fusion, 6), the first convolution's filters for the first sequence are copied and those for the added
+    sequence start at zero: the new model begins exactly as the old one on T2-w and learns what CET1-w adds."""
+    import torch
+
+    from sacral_tumor_ai.models.package import load_package
+
+    package = load_package(folder)
+    if package.metadata["architecture"]["name"] != "UnetMobileNetV2":
+        raise SacralTumorAIError(f"init_model {folder}: not a 2.5D MRI model")
+    state, own = package.state_dict(), network.state_dict()
+    for key, value in state.items():
+        if key in own and own[key].shape != value.shape:
+            if value.ndim == 4 and own[key].shape[0] == value.shape[0] and own[key].shape[1] > value.shape[1]:
+                widened = torch.zeros_like(own[key])
+                widened[:, : value.shape[1]] = value
+                state[key] = widened
+            else:
+                raise SacralTumorAIError(f"init_model {folder}: {key} has shape {tuple(value.shape)}, this run needs {tuple(own[key].shape)}")
+    network.load_state_dict(state)
+
+
 def package_metadata(config: MriTrainingConfig, metrics: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
     spec = config.spec()
     fusion = config.model == T2_FUSION
@@ -145,7 +169,7 @@ def package_metadata(config: MriTrainingConfig, metrics: dict[str, Any], counts:
             "data": config.training_data or f"data list {config.datalist}",
             "cases": counts,
             "config": json.loads(json.dumps(asdict(config))),
-            "encoder_initialisation": "ImageNet weights from a local file" if config.encoder_weights else "random (trained from scratch)",
+            "encoder_initialisation": f"the weights of {config.init_model}" if config.init_model else ("ImageNet weights from a local file" if config.encoder_weights else "random (trained from scratch)"),
             "software": f"sacral-tumor-ai {__version__}",
         },
         "metrics": metrics,
@@ -184,7 +208,9 @@ def train_mri(config: MriTrainingConfig, resume: bool = False, log=print) -> Pat
     validation = _cases(config, "validation", out / "cache", log)
     torch.manual_seed(config.seed)
     network = build_network(config.architecture())
-    if config.encoder_weights:
+    if config.init_model:
+        initial_weights(network, config.init_model)
+    elif config.encoder_weights:
         log(f"encoder: {load_encoder_weights(network, config.encoder_weights)} tensors from {config.encoder_weights}")
     network = network.to(config.device)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
