@@ -19,7 +19,7 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.evaluation.evaluate_mri import evaluate_mri_models
 
-    evaluate_mri_models(args.model, args.datalist, args.split, args.out, args.fusion_model, args.baseline_2d, args.largest_combination, args.device, args.limit, tuple(args.sequences))
+    evaluate_mri_models(args.model, args.datalist, args.split, args.out, args.fusion_model, args.baseline_2d, args.largest_combination, args.device, args.limit, tuple(args.sequences), args.hd95)
     print((Path(args.out) / "table.md").read_text(encoding="utf-8"))
     print(f"per-case metrics: {Path(args.out) / 'metrics.csv'}")
     return 0
@@ -50,6 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--out", required=True, help="folder for metrics.csv, metrics.json and table.md")
     evaluate.add_argument("--largest-combination", dest="largest_combination", type=int, default=4, help="evaluate combinations up to this many sequences (1: singles only)")
     evaluate.add_argument("--sequences", nargs="+", default=["t1", "t2", "dwi", "cet1"], choices=("t1", "t2", "dwi", "cet1"), help="the sequences the cohort has (default: all four)")
+    evaluate.add_argument("--hd95", action="store_true", help="also the 95th-percentile Hausdorff distance (slower)")
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--limit", type=int, help="evaluate only the first N cases")
     evaluate.set_defaults(handler=_evaluate)

@@ -106,7 +106,7 @@ def run_case(
     if mri:
         from sacral_tumor_ai.mriseg.study import segment_study
 
-        image, source, segmentation = segment_study(mri, model, fusion_model, mri_model, device, progress, registration, series)
+        image, source, segmentation = segment_study(mri, model, fusion_model, mri_model, device, progress, registration, series, provider)
     else:
         image = read_image(source, series=series)
         package = load_package(model or bundled_model_path("ct-seg"))

@@ -159,3 +159,15 @@ def test_left_right_flip_keeps_the_left_hip_on_the_patients_left():
     flipped_images, flipped, _ = flip_left_right(images, labels, torch.ones(1, 4, 10, dtype=torch.bool))
     assert flipped_images[0, 0, 0, 0] == 9
     assert (flipped[0, :, :3] == HIP_RIGHT.value).all() and (flipped[0, :, 7:] == HIP_LEFT.value).all()
+
+
+def test_bone_providers_on_mri():
+    from sacral_tumor_ai.ctseg.providers import get_provider
+
+    with pytest.raises(SacralTumorAIError, match="works on CT only, not MR"):
+        get_provider("classical").require("MR")  # a HU threshold means nothing on MRI
+    get_provider("model").require("MR")
+    reason = get_provider("totalsegmentator").availability()
+    if reason:  # not installed here: a clear reason, never a download
+        with pytest.raises(SacralTumorAIError, match="not available"):
+            get_provider("totalsegmentator").require("MR")

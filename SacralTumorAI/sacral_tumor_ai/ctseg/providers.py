@@ -28,8 +28,11 @@ class BoneProvider:
     description: str
     availability: Callable[[], str | None]  # None when usable, else the reason it is not
     segment: Callable[[sitk.Image], sitk.Image] | None = None
+    modalities: tuple[str, ...] = ("CT", "MR")
 
-    def require(self) -> None:
+    def require(self, modality: str = "CT") -> None:
+        if modality not in self.modalities:
+            raise SacralTumorAIError(f"hip-bone provider '{self.name}' works on {' and '.join(self.modalities)} only, not {modality}")
         reason = self.availability()
         if reason:
             raise SacralTumorAIError(f"hip-bone provider '{self.name}' is not available: {reason}")
@@ -62,11 +65,15 @@ def _totalsegmentator(image: sitk.Image) -> sitk.Image:
 
     from totalsegmentator.python_api import totalsegmentator
 
+    from sacral_tumor_ai.modality import MR, guess_modality
+
+    task = "total_mr" if guess_modality(image).modality == MR else "total"  # total_mr has the same three names
+
     names = {"hip_left": HIP_LEFT.value, "hip_right": HIP_RIGHT.value, "sacrum": SACRUM.value}
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "ct.nii.gz"
         sitk.WriteImage(image, str(source))
-        totalsegmentator(str(source), str(Path(folder) / "out"), roi_subset=list(names), quiet=True)
+        totalsegmentator(str(source), str(Path(folder) / "out"), task=task, roi_subset=list(names), quiet=True)
         labels = np.zeros(sitk.GetArrayViewFromImage(image).shape, np.uint8)
         for name, value in names.items():
             mask = sitk.ReadImage(str(Path(folder) / "out" / f"{name}.nii.gz"))
@@ -80,10 +87,10 @@ def _totalsegmentator(image: sitk.Image) -> sitk.Image:
 PROVIDERS: dict[str, BoneProvider] = {
     "model": BoneProvider("model", "the bundled SacralTumorAI model (tumour and bones in one pass)", lambda: None),
     "classical": BoneProvider(
-        "classical", "threshold + connected components, no weights (baseline and fallback)", lambda: None, _classical
+        "classical", "threshold + connected components on HU, no weights (CT baseline and fallback)", lambda: None, _classical, ("CT",)
     ),
     "totalsegmentator": BoneProvider(
-        "totalsegmentator", "TotalSegmentator hip_left, hip_right, sacrum (if installed with weights)",
+        "totalsegmentator", "TotalSegmentator hip_left, hip_right, sacrum; its MR task on MRI (if installed with weights)",
         _totalsegmentator_missing, _totalsegmentator,
     ),
 }

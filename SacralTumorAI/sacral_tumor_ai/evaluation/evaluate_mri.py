@@ -20,7 +20,7 @@ import SimpleITK as sitk
 
 from sacral_tumor_ai.errors import AnatomyNotFoundError
 from sacral_tumor_ai.evaluation.evaluate_seg import METRICS, summarise
-from sacral_tumor_ai.evaluation.segmentation_metrics import structure_metrics
+from sacral_tumor_ai.evaluation.segmentation_metrics import dice, hausdorff95, iou
 from sacral_tumor_ai.io import atomic_output, read_image, write_json
 from sacral_tumor_ai.labels import LABELS
 from sacral_tumor_ai.models.package import ModelPackage, load_package
@@ -40,14 +40,16 @@ def method_name(method: str, sequences: tuple[str, ...]) -> str:
     return f"{method}: " + " + ".join(SEQUENCE_NAMES[s] for s in sequences)
 
 
-def _score(segmentation, item: dict[str, Any], reference: str) -> list[dict[str, Any]]:
+def _score(segmentation, item: dict[str, Any], reference: str, with_hd95: bool) -> list[dict[str, Any]]:
     truth_image = read_image(item["sequences"][reference]["label_fine"])
     truth = sitk.GetArrayFromImage(truth_image)
     prediction = np.zeros_like(truth) if segmentation is None else sitk.GetArrayFromImage(segmentation.labelmap)
     rows = []
     for label in LABELS:
-        if (truth == label.value).any() or (prediction == label.value).any():
-            rows.append({"structure": label.name, **structure_metrics(prediction, truth, label.value, truth_image.GetSpacing())})
+        a, b = prediction == label.value, truth == label.value
+        if a.any() or b.any():
+            distance = hausdorff95(a, b, truth_image.GetSpacing()) if with_hd95 else math.nan
+            rows.append({"structure": label.name, "dice": dice(a, b), "iou": iou(a, b), "hd95_mm": distance})
     return rows
 
 
@@ -63,10 +65,10 @@ def _runs(allseq: ModelPackage, fusion: ModelPackage | None, baseline: ModelPack
 def evaluate_mri_models(
     model: str | Path, datalist: str | Path, split: str, out: str | Path, fusion_model: str | Path | None = None,
     baseline_2d: str | Path | None = None, largest_combination: int = 4, device: str = "cpu", limit: int | None = None,
-    sequences: tuple[str, ...] = SEQUENCES, log=print,
+    sequences: tuple[str, ...] = SEQUENCES, with_hd95: bool = False, log=print,
 ) -> dict[str, Any]:
-    """metrics.csv (case, method, structure, Dice, IoU, HD95), metrics.json (mean +- SD per method) and
-    table.md (tumour Dice and IoU per method, seed 2's Table 3 layout) in ``out``."""
+    """metrics.csv (case, method, structure, Dice, IoU, HD95 when ``with_hd95``: seed 2 reports Dice and IoU),
+    metrics.json (mean +- SD per method) and table.md (seed 2's Table 3 layout) in ``out``."""
     allseq = load_package(model)
     fusion = load_package(fusion_model) if fusion_model else None
     baseline = load_package(baseline_2d) if baseline_2d else None
@@ -83,7 +85,7 @@ def evaluate_mri_models(
             except AnatomyNotFoundError as error:
                 refused.append({"case_id": item["case_id"], "method": method, "error": str(error)})
                 segmentation = None
-            rows += [{"case_id": item["case_id"], "method": method, **row} for row in _score(segmentation, item, plan.reference)]
+            rows += [{"case_id": item["case_id"], "method": method, **row} for row in _score(segmentation, item, plan.reference, with_hd95)]
         log(f"{number + 1}/{len(items)} cases")
     out = Path(out)
     with atomic_output(out / "metrics.csv") as temporary, temporary.open("w", newline="") as stream:

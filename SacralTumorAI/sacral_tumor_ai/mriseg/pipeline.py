@@ -12,6 +12,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from sacral_tumor_ai.ctseg.postprocess import postprocess_labels
+from sacral_tumor_ai.ctseg.providers import get_provider, replace_bones
 from sacral_tumor_ai.ctseg.resample_back import labels_onto_region
 from sacral_tumor_ai.labels import TUMOR
 from sacral_tumor_ai.modality import MR, require_modality
@@ -72,12 +73,15 @@ def segment_mri(
     sources: dict[str, str] | None = None,
     registration: str = "affine",
     cache: StudyCache | None = None,
+    bone_provider: str = "model",
 ) -> Segmentation:
     """Segment ``plan.sequences`` of ``images`` with ``package`` (the T2-fusion package for a fusion plan, the
     All-sequence one otherwise). Raises ``ModalityError`` for a CT, ``AnatomyNotFoundError`` without a pelvis,
     ``CancelledError`` when cancelled; an empty tumour is reported, never invented."""
     progress = progress or Progress()
     sources = sources or {}
+    provider = get_provider(bone_provider)
+    provider.require(MR)
     spec = MriModelSpec.from_metadata(package.metadata)
     if spec.is_fusion != (plan.model == T2_FUSION):
         raise ValueError(f"model {package.name} does not match the plan's {plan.model} model")
@@ -102,6 +106,9 @@ def segment_mri(
     cleaned = sitk.GetImageFromArray(postprocess_labels(np.asarray(values, np.uint8)[np.argmax(probabilities, axis=0)], values))
     cleaned.CopyInformation(grid.grid)
     labelmap = labels_onto_region(cleaned, reference, grid.region, values)
+    if provider.segment is not None:
+        progress.step(0.92, f"hip bones by {provider.name}")
+        labelmap = replace_bones(labelmap, provider.segment(reference))
     timings["postprocess"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
 
@@ -112,7 +119,7 @@ def segment_mri(
         labelmap=labelmap,
         volumes_ml=volumes_ml,
         tumor_found=volumes_ml[TUMOR.name] > 0,
-        provider="model",
+        provider=provider.name,
         model={"name": package.name, "version": package.version},
         timings_s={key: round(value, 3) for key, value in timings.items()},
         warnings=warnings,

@@ -33,6 +33,7 @@ def segment_study(
     progress: Progress | None = None,
     registration: str = "affine",
     series: str | None = None,
+    bone_provider: str = "model",
 ) -> tuple[sitk.Image, str, Segmentation]:
     """Segment the study ``files`` (sequence -> file or DICOM folder). Returns the reference sequence's image
     (the mask's grid), its source path and the segmentation (its warnings include reading notes)."""
@@ -41,6 +42,6 @@ def segment_study(
     plan = plan_mri(images, fusion is not None, choice)
     package = load_package(fusion if plan.model == T2_FUSION else (model or bundled_model_path(ALL_SEQUENCE_PACKAGE)))
     sources = {sequence: str(file) for sequence, file in files.items()}
-    segmentation = segment_mri(images, package, plan, device, progress, sources, registration)
+    segmentation = segment_mri(images, package, plan, device, progress, sources, registration, bone_provider=bone_provider)
     segmentation.warnings[:0] = notes
     return images[plan.reference], sources[plan.reference], segmentation

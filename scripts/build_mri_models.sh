@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Rebuild the bundled MRI models from scratch with the project's own commands: generate the MRI cohort,
+# train the 2.5D All-sequence model, the 2D baseline and the T2-fusion model (resumable: run again after an
+# interruption), evaluate them (seed 2's tables), write the model cards, install them.
+# About two and a half hours on a 2-core CPU. BUILD (default build/) holds the data and the runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+CLI=.venv/bin/sacral-tumor-ai
+DATA="$BUILD/mri-cohort/datalist.json"
+[ -f "$DATA" ] || $CLI cohort --modality mri --cases 120 --seed 31 --out "$BUILD/mri-cohort" --no-montage
+$CLI train-mri --datalist "$DATA" --out "$BUILD/mri-allseq" --config scripts/mri_allseq_config.json --resume
+$CLI train-mri --datalist "$DATA" --out "$BUILD/mri-2d" --config scripts/mri_2d_baseline_config.json --resume
+$CLI train-mri --datalist "$DATA" --out "$BUILD/mri-t2fusion" --config scripts/mri_t2fusion_config.json --init-model "$BUILD/mri-allseq/model" --resume
+$CLI evaluate-mri --model "$BUILD/mri-allseq/model" --fusion-model "$BUILD/mri-t2fusion/model" --baseline-2d "$BUILD/mri-2d/model" \
+  --datalist "$DATA" --split test --out "$BUILD/eval-mri"
+.venv/bin/python scripts/install_mri_models.py "$BUILD"
