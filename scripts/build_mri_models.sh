@@ -16,7 +16,10 @@ $CLI train-mri --datalist "$DATA" --out "$BUILD/mri-allseq" --config scripts/mri
 $CLI train-mri --datalist "$DATA" --out "$BUILD/mri-allseq" --config scripts/mri_allseq_config.json --resume
 $CLI train-mri --datalist "$DATA" --out "$BUILD/mri-2d" --config scripts/mri_2d_baseline_config.json --resume
 $CLI train-mri --datalist "$DATA" --out "$BUILD/mri-t2fusion" --config scripts/mri_t2fusion_config.json --init-model "$BUILD/mri-allseq-e8" --resume
-$CLI evaluate-mri --model "$BUILD/mri-allseq/model" --fusion-model "$BUILD/mri-t2fusion/model" --datalist "$DATA" --split test --out "$BUILD/eval-mri"
+# Every sequence alone and T2-fusion on the whole test split; the 15 sequence combinations (6 ANTs
+# registrations per study) on its first 6 studies, to keep the build within a 2-core afternoon.
+$CLI evaluate-mri --model "$BUILD/mri-allseq/model" --fusion-model "$BUILD/mri-t2fusion/model" --largest-combination 1 --datalist "$DATA" --split test --out "$BUILD/eval-mri"
+$CLI evaluate-mri --model "$BUILD/mri-allseq/model" --limit 6 --datalist "$DATA" --split test --out "$BUILD/eval-mri-combinations"
 # 2.5D against 2D at the same training budget (8 epochs each), every sequence alone.
 $CLI evaluate-mri --model "$BUILD/mri-allseq-e8" --baseline-2d "$BUILD/mri-2d/model" --largest-combination 1 --datalist "$DATA" --split test --out "$BUILD/eval-mri-2d"
 .venv/bin/python scripts/install_mri_models.py "$BUILD"

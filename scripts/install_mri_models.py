@@ -42,8 +42,13 @@ def _limitations(extra: list[str]) -> list[str]:
 def main(build: Path) -> None:
     evaluation = json.loads((build / "eval-mri" / "metrics.json").read_text())
     table = (build / "eval-mri" / "table.md").read_text().strip().splitlines()
+    combined = json.loads((build / "eval-mri-combinations" / "metrics.json").read_text())
+    combinations = (build / "eval-mri-combinations" / "table.md").read_text().strip().splitlines()
     methods = evaluation["methods"]
-    test = {"test_fine_masks": {"cases": evaluation["cases"], "split": evaluation["split"], "methods": methods}}
+    test = {
+        "test_fine_masks": {"cases": evaluation["cases"], "split": evaluation["split"], "methods": methods},
+        "test_fine_masks_combinations": {"cases": combined["cases"], "split": combined["split"], "methods": combined["methods"]},
+    }
     comparison = ["| method | tumour Dice here | seed 2 (real patients) |", "| --- | --- | --- |"]
     comparison += [f"| {m} | {_mean(methods, m):.3f} | {value:.3f} |" for m, value in SEED2.items() if _mean(methods, m) is not None]
     budget = json.loads((build / "eval-mri-2d" / "metrics.json").read_text())["methods"]
@@ -64,7 +69,8 @@ def main(build: Path) -> None:
                 f"Epochs run: {len(history) - 1}; the package holds the best validation epoch ({package.metadata['metrics']['validation_coarse_labels']['epoch']}, mean Dice on coarse validation labels).",
                 f"Test: {evaluation['cases']} held-out generated studies, scored against the fine masks (every tumour slice) on each input's own grid, through the full pipeline (`evaluate-mri`).",
             ],
-            "Results on held-out generated studies (seed 2's Table 3 layout)": table,
+            f"Results on {evaluation['cases']} held-out generated studies: each sequence alone, and T2-fusion": table,
+            f"Sequence combinations (seed 2's Table 3 layout) on the first {combined['cases']} of those studies": combinations,
             "Against seed 2's published figures (different data: theirs are real patients)": comparison,
             "2.5D against 2D (same network, data and 8 epochs each; single slices for 2D)": gain,
             "Training log (validation, coarse labels)": ["```", *history, "```"],
