@@ -46,13 +46,15 @@ def label_volumes_ml(labelmap: sitk.Image) -> dict[str, float]:
     return {label.name: round(float(counts[label.value]) * voxel_ml, 3) for label in sorted(LABELS, key=lambda l: l.value)}
 
 
-def check_anatomy(volumes: dict[str, float], source: str, modality: str) -> list[str]:
-    """Raise :class:`AnatomyNotFoundError` when no pelvis is in view; otherwise the warnings a user should read
-    (no tumour found, a small or missing hip bone)."""
+def check_anatomy(volumes: dict[str, float], source: str, modality: str, both_hips: bool = False) -> list[str]:
+    """Raise :class:`AnatomyNotFoundError` when no pelvis is in view (``both_hips``: unless each hip bone has
+    at least ``MIN_HIP_BONE_ML``); otherwise the warnings a user should read (no tumour, a small hip bone)."""
     hips = volumes[HIP_LEFT.name] + volumes[HIP_RIGHT.name]
-    if hips < MIN_HIP_BONE_ML:
+    smallest = min(volumes[HIP_LEFT.name], volumes[HIP_RIGHT.name])
+    if hips < MIN_HIP_BONE_ML or (both_hips and smallest < MIN_HIP_BONE_ML):
+        found = f"left {volumes[HIP_LEFT.name]:.1f} mL, right {volumes[HIP_RIGHT.name]:.1f} mL"
         raise AnatomyNotFoundError(
-            f"{source}: no pelvis in the field of view (hip bones found: {hips:.1f} mL); the model needs {modality} "
+            f"{source}: no pelvis in the field of view (hip bones found: {found}); the model needs {modality} "
             "showing the pelvis"
         )
     warnings = []

@@ -76,8 +76,9 @@ def segment_mri(
     bone_provider: str = "model",
 ) -> Segmentation:
     """Segment ``plan.sequences`` of ``images`` with ``package`` (the T2-fusion package for a fusion plan, the
-    All-sequence one otherwise). Raises ``ModalityError`` for a CT, ``AnatomyNotFoundError`` without a pelvis,
-    ``CancelledError`` when cancelled; an empty tumour is reported, never invented."""
+    All-sequence one otherwise). Raises ``ModalityError`` for a CT, ``AnatomyNotFoundError`` without a pelvis
+    (both hip bones must be found: a pelvic MRI shows both, and the MRI models' stray bone voxels on other
+    anatomy are one-sided), ``CancelledError`` when cancelled; an empty tumour is reported, never invented."""
     progress = progress or Progress()
     sources = sources or {}
     provider = get_provider(bone_provider)
@@ -113,7 +114,7 @@ def segment_mri(
     timings["total"] = time.perf_counter() - start
 
     volumes_ml = label_volumes_ml(labelmap)
-    warnings = [*plan.notes, *grid.warnings, *check_anatomy(volumes_ml, sources.get(plan.reference, SEQUENCE_NAMES[plan.reference]), "an MRI")]
+    warnings = [*plan.notes, *grid.warnings, *check_anatomy(volumes_ml, sources.get(plan.reference, SEQUENCE_NAMES[plan.reference]), "an MRI", both_hips=True)]
     progress.step(1.0, "done")
     return Segmentation(
         labelmap=labelmap,
