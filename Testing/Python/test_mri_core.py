@@ -171,3 +171,15 @@ def test_bone_providers_on_mri():
     if reason:  # not installed here: a clear reason, never a download
         with pytest.raises(SacralTumorAIError, match="not available"):
             get_provider("totalsegmentator").require("MR")
+
+
+def test_sequence_preference_follows_the_models_own_test_results():
+    from sacral_tumor_ai.mriseg.plan import measured_dice, measured_preference
+
+    metadata = {"metrics": {"test_fine_masks": {"methods": {
+        "2.5D All-sequence: DWI": {"tumor": {"dice": {"mean": 0.8}}},
+        "2.5D All-sequence: T2-w": {"tumor": {"dice": {"mean": 0.1}}},
+    }}}}
+    assert measured_preference(metadata) == ("dwi", "t2", "cet1", "t1")  # measured first, then seed 2's order
+    assert measured_preference({}) == ("t2", "cet1", "dwi", "t1")
+    assert measured_dice(metadata, "2.5D All-sequence: T2-w") == 0.1 and measured_dice({}, "x") is None

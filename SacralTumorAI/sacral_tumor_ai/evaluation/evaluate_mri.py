@@ -25,8 +25,8 @@ from sacral_tumor_ai.io import atomic_output, read_image, write_json
 from sacral_tumor_ai.labels import LABELS
 from sacral_tumor_ai.models.package import ModelPackage, load_package
 from sacral_tumor_ai.mriseg.pipeline import StudyCache, segment_mri
-from sacral_tumor_ai.mriseg.plan import ALL_SEQUENCE, PREFERENCE, T2_FUSION, MriPlan
-from sacral_tumor_ai.mriseg.spec import SEQUENCE_NAMES, SEQUENCES
+from sacral_tumor_ai.mriseg.plan import ALL_SEQUENCE, PREFERENCE, T2_FUSION, MriPlan, method_name
+from sacral_tumor_ai.mriseg.spec import SEQUENCES
 from sacral_tumor_ai.training.datalist import load_datalist
 
 
@@ -34,10 +34,6 @@ def combinations(sequences: tuple[str, ...] = SEQUENCES, largest: int = 4) -> li
     """Every non-empty combination up to ``largest`` sequences, each ordered by preference (reference first)."""
     ordered = [s for s in PREFERENCE if s in sequences]
     return [combo for size in range(1, largest + 1) for combo in itertools.combinations(ordered, size)]
-
-
-def method_name(method: str, sequences: tuple[str, ...]) -> str:
-    return f"{method}: " + " + ".join(SEQUENCE_NAMES[s] for s in sequences)
 
 
 def _score(segmentation, item: dict[str, Any], reference: str, with_hd95: bool) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.mriseg.spec import SEQUENCE_NAMES, SEQUENCES
@@ -11,8 +12,28 @@ from sacral_tumor_ai.mriseg.spec import SEQUENCE_NAMES, SEQUENCES
 ALL_SEQUENCE = "all-sequence"
 T2_FUSION = "t2-fusion"
 MODEL_CHOICES = ("auto", ALL_SEQUENCE, T2_FUSION)
-# Seed 2's All-sequence Dice by input: T2-w 0.819, CET1-w 0.763, DWI 0.723, T1-w 0.659.
+# Seed 2's All-sequence Dice by input: T2-w 0.819, CET1-w 0.763, DWI 0.723, T1-w 0.659. Used when a model
+# records no test results of its own (see measured_dice).
 PREFERENCE = ("t2", "cet1", "dwi", "t1")
+RELIABLE_DICE = 0.5
+
+
+def measured_dice(metadata: dict[str, Any], method: str) -> float | None:
+    """The package's own test tumour Dice for ``method`` (an ``evaluate-mri`` method name), if it has one."""
+    methods = metadata.get("metrics", {}).get("test_fine_masks", {}).get("methods", {})
+    entry = methods.get(method, {}).get("tumor", {}).get("dice")
+    return None if entry is None else float(entry["mean"])
+
+
+def method_name(method: str, sequences: tuple[str, ...]) -> str:
+    """The name ``evaluate-mri`` gives a model on some sequences, e.g. "2.5D All-sequence: T2-w"."""
+    return f"{method}: " + " + ".join(SEQUENCE_NAMES[s] for s in sequences)
+
+
+def measured_preference(metadata: dict[str, Any]) -> tuple[str, ...]:
+    """Sequences ordered by the All-sequence package's own test Dice (seed 2's order for those it lacks)."""
+    score = {s: measured_dice(metadata, method_name("2.5D All-sequence", (s,))) for s in PREFERENCE}
+    return tuple(sorted(PREFERENCE, key=lambda s: (score[s] is None, -(score[s] or 0.0))))  # stable: seed 2's order for ties
 
 
 @dataclass(frozen=True)
@@ -52,4 +73,6 @@ def plan_mri(available: Iterable[str], fusion_installed: bool, model: str = "aut
     chosen = ordered if ensemble else ordered[:1]
     if len(available) > 1 and not ensemble:
         notes.append(f"All-sequence model on {SEQUENCE_NAMES[chosen[0]]}, the best-measured of the given sequences")
+    elif len(available) > 1:
+        notes.append(f"All-sequence model on {', '.join(SEQUENCE_NAMES[s] for s in chosen)}, outputs averaged")
     return MriPlan(ALL_SEQUENCE, chosen[0], chosen, tuple(notes))

@@ -10,7 +10,7 @@ from sacral_tumor_ai.demo import bundled_model_path
 from sacral_tumor_ai.models.package import load_package
 from sacral_tumor_ai.mriseg.inputs import read_sequences
 from sacral_tumor_ai.mriseg.pipeline import segment_mri
-from sacral_tumor_ai.mriseg.plan import T2_FUSION, plan_mri
+from sacral_tumor_ai.mriseg.plan import RELIABLE_DICE, T2_FUSION, measured_dice, measured_preference, method_name, plan_mri
 from sacral_tumor_ai.progress import Progress
 from sacral_tumor_ai.segmentation import Segmentation
 
@@ -39,8 +39,13 @@ def segment_study(
     (the mask's grid), its source path and the segmentation (its warnings include reading notes)."""
     images, notes = read_sequences(files, series)
     fusion = fusion_folder(fusion_model)
-    plan = plan_mri(images, fusion is not None, choice)
-    package = load_package(fusion if plan.model == T2_FUSION else (model or bundled_model_path(ALL_SEQUENCE_PACKAGE)))
+    allseq = load_package(model or bundled_model_path(ALL_SEQUENCE_PACKAGE))
+    plan = plan_mri(images, fusion is not None, choice, preference=measured_preference(allseq.metadata))
+    package = load_package(fusion) if plan.model == T2_FUSION else allseq
+    name = method_name("2.5D T2-fusion" if plan.model == T2_FUSION else "2.5D All-sequence", plan.sequences)
+    measured = measured_dice(package.metadata, name)
+    if measured is not None and measured < RELIABLE_DICE:
+        notes.append(f"this model's tumour Dice on {name.split(': ')[1]} in its tests was {measured:.2f}: its tumour mask here is unreliable; check it by hand (see its model card)")
     sources = {sequence: str(file) for sequence, file in files.items()}
     segmentation = segment_mri(images, package, plan, device, progress, sources, registration, bone_provider=bone_provider)
     segmentation.warnings[:0] = notes
