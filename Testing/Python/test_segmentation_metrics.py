@@ -60,3 +60,5 @@ def test_summary_mean_sd_and_undefined() -> None:
     summary = summarise(rows)["tumor"]
     assert summary["dice"]["mean"] == pytest.approx(0.7) and summary["dice"]["sd"] == pytest.approx(0.1414, abs=1e-3)
     assert summary["hd95_mm"] == {"mean": 5.0, "sd": 0.0, "undefined": 1}
+    only_undefined = summarise([rows[1]])["tumor"]["hd95_mm"]
+    assert only_undefined["mean"] is None and only_undefined["undefined"] == 1  # strict JSON: null, not NaN

@@ -89,6 +89,8 @@ def evaluate_mri_models(
         writer.writeheader()
         writer.writerows(rows)
     methods = {method: summarise([r for r in rows if r["method"] == method]) for method, _, _ in runs}
+    if not with_hd95:  # not computed: left out rather than written as NaN (which strict JSON readers refuse)
+        methods = {method: {name: {k: v for k, v in entry.items() if k != "hd95_mm"} for name, entry in summary.items()} for method, summary in methods.items()}
     result = {
         "models": {name: {"name": p.name, "version": p.version} for name, p in (("all_sequence", allseq), ("t2_fusion", fusion), ("baseline_2d", baseline)) if p},
         "datalist": str(datalist), "split": split, "cases": len(items), "sequences": list(sequences), "reference_masks": "fine (every tumour slice)",
@@ -105,7 +107,7 @@ def markdown_table(methods: dict[str, Any]) -> str:
     for method, summary in methods.items():
         def cell(structure: str, metric: str) -> str:
             entry = summary.get(structure, {}).get(metric)
-            return "-" if not entry or math.isnan(entry["mean"]) else f"{entry['mean']:.3f} ± {entry['sd']:.3f}"
+            return "-" if not entry or entry["mean"] is None else f"{entry['mean']:.3f} ± {entry['sd']:.3f}"
 
         cases = summary.get("tumor", {}).get("cases", 0)
         lines.append(f"| {method} | {cases} | {cell('tumor', 'dice')} | {cell('tumor', 'iou')} | {cell('hip_left', 'dice')} | {cell('hip_right', 'dice')} | {cell('sacrum', 'dice')} |")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,8 @@ METRICS = ("dice", "iou", "hd95_mm")
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean and SD of each metric per structure; HD95 ignores undefined (NaN) cases and counts them."""
+    """Mean and SD of each metric per structure; HD95 ignores undefined (NaN) cases and counts them (a mean
+    with no defined case is None, so the JSON stays strict)."""
     summary: dict[str, Any] = {}
     for label in LABELS:
         values = [row for row in rows if row["structure"] == label.name]
@@ -33,7 +33,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             numbers = np.array([row[metric] for row in values], dtype=float)
             finite = numbers[np.isfinite(numbers)]
             entry[metric] = {
-                "mean": float(finite.mean()) if finite.size else math.nan,
+                "mean": float(finite.mean()) if finite.size else None,  # None (JSON null): no defined value
                 "sd": float(finite.std(ddof=1)) if finite.size > 1 else 0.0,
                 "undefined": int(numbers.size - finite.size),
             }
@@ -82,7 +82,7 @@ def evaluate_segmentation_model(
         "model": {"name": package.name, "version": package.version},
         "datalist": str(datalist), "split": split, "provider": provider, "cases": len(items),
         "structures": list(structures) if structures else [label.name for label in LABELS],
-        "seconds_per_case": float(np.mean(seconds)) if seconds else math.nan,
+        "seconds_per_case": float(np.mean(seconds)) if seconds else None,
         "summary": summarise(rows),
         "refused_cases": failures,
     }

@@ -14,7 +14,7 @@ def _format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     if isinstance(value, dict) and {"mean", "sd"} <= set(value):
-        return f"{value['mean']:.3f} ± {value['sd']:.3f}"
+        return "undefined" if value["mean"] is None else f"{value['mean']:.3f} ± {value['sd']:.3f}"
     return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
 
 
