@@ -64,3 +64,40 @@ def check_anatomy(volumes: dict[str, float], source: str, modality: str, both_hi
         if volumes[label.name] < MIN_HIP_BONE_ML:
             warnings.append(f"{label.display_name.lower()} is small or missing ({volumes[label.name]:.1f} mL)")
     return warnings
+
+
+def labels_onto_input(raw: np.ndarray, grid: sitk.Image, image: sitk.Image, region, values: list[int], provider, progress) -> sitk.Image:
+    """Model-grid labels (z-y-x) -> a labelmap on ``image``'s grid: seed 1's post-processing (largest
+    component, holes filled), resampling onto the input's ``region``, then the bone provider's bones if it
+    is not the model. Shared by the CT and MRI pipelines."""
+    from sacral_tumor_ai.ctseg.postprocess import postprocess_labels
+    from sacral_tumor_ai.ctseg.providers import replace_bones
+    from sacral_tumor_ai.ctseg.resample_back import labels_onto_region
+
+    cleaned = sitk.GetImageFromArray(postprocess_labels(raw, values))
+    cleaned.CopyInformation(grid)
+    labelmap = labels_onto_region(cleaned, image, region, values)
+    if provider.segment is not None:
+        progress.step(0.92, f"hip bones by {provider.name}")
+        labelmap = replace_bones(labelmap, provider.segment(image))
+    return labelmap
+
+
+def measured_segmentation(
+    labelmap: sitk.Image, provider: str, package, timings: dict[str, float], source: str, modality: str,
+    notes: list[str] | tuple[str, ...] = (), both_hips: bool = False, details: dict[str, Any] | None = None,
+) -> Segmentation:
+    """The result for a finished labelmap: volumes, the anatomy check (which may refuse it, see
+    :func:`check_anatomy`), ``notes`` then its warnings, model name and rounded timings."""
+    volumes = label_volumes_ml(labelmap)
+    warnings = [*notes, *check_anatomy(volumes, source, modality, both_hips)]
+    return Segmentation(
+        labelmap=labelmap,
+        volumes_ml=volumes,
+        tumor_found=volumes[TUMOR.name] > 0,
+        provider=provider,
+        model={"name": package.name, "version": package.version},
+        timings_s={key: round(value, 3) for key, value in timings.items()},
+        warnings=warnings,
+        details=details or {},
+    )

@@ -12,12 +12,11 @@ from sacral_tumor_ai.ctseg.preprocess import prepare_ct
 from sacral_tumor_ai.ctseg.providers import get_provider, replace_bones
 from sacral_tumor_ai.ctseg.resample_back import labels_onto_region
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
-from sacral_tumor_ai.labels import TUMOR
 from sacral_tumor_ai.modality import CT, require_modality
 from sacral_tumor_ai.models.networks import load_network
 from sacral_tumor_ai.models.package import ModelPackage
 from sacral_tumor_ai.progress import Progress
-from sacral_tumor_ai.segmentation import Segmentation, check_anatomy, label_volumes_ml
+from sacral_tumor_ai.segmentation import Segmentation, labels_onto_input, measured_segmentation
 
 
 def segment_ct(
@@ -49,25 +48,10 @@ def segment_ct(
 
     mark = time.perf_counter()
     progress.step(0.85, "post-processing")
-    values = spec.label_values()
-    cleaned = sitk.GetImageFromArray(postprocess_labels(raw, values))
-    cleaned.CopyInformation(prepared.grid)
-    labelmap = labels_onto_region(cleaned, image, prepared.body, values)
-    if provider.segment is not None:
-        progress.step(0.9, f"hip bones by {provider.name}")
-        labelmap = replace_bones(labelmap, provider.segment(image))
+    labelmap = labels_onto_input(raw, prepared.grid, image, prepared.body, spec.label_values(), provider, progress)
     timings["postprocess"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
 
-    volumes = label_volumes_ml(labelmap)
-    warnings = check_anatomy(volumes, source, "a CT")
+    result = measured_segmentation(labelmap, provider.name, package, timings, source, "a CT")
     progress.step(1.0, "done")
-    return Segmentation(
-        labelmap=labelmap,
-        volumes_ml=volumes,
-        tumor_found=volumes[TUMOR.name] > 0,
-        provider=provider.name,
-        model={"name": package.name, "version": package.version},
-        timings_s={key: round(value, 3) for key, value in timings.items()},
-        warnings=warnings,
-    )
+    return result

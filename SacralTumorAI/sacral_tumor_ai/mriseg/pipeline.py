@@ -11,10 +11,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from sacral_tumor_ai.ctseg.postprocess import postprocess_labels
-from sacral_tumor_ai.ctseg.providers import get_provider, replace_bones
-from sacral_tumor_ai.ctseg.resample_back import labels_onto_region
-from sacral_tumor_ai.labels import TUMOR
+from sacral_tumor_ai.ctseg.providers import get_provider
 from sacral_tumor_ai.modality import MR, require_modality
 from sacral_tumor_ai.models.networks import load_network
 from sacral_tumor_ai.models.package import ModelPackage
@@ -24,7 +21,7 @@ from sacral_tumor_ai.mriseg.prepare import mri_grid, sequence_on_grid
 from sacral_tumor_ai.mriseg.registration import Registered, register
 from sacral_tumor_ai.mriseg.spec import SEQUENCE_NAMES, MriModelSpec
 from sacral_tumor_ai.progress import Progress
-from sacral_tumor_ai.segmentation import Segmentation, check_anatomy, label_volumes_ml
+from sacral_tumor_ai.segmentation import Segmentation, labels_onto_input, measured_segmentation
 
 
 @dataclass
@@ -50,16 +47,24 @@ def _aligned(images: dict[str, sitk.Image], plan: MriPlan, mode: str, progress: 
     return aligned, facts
 
 
-def _probabilities(network, package: ModelPackage, spec: MriModelSpec, plan: MriPlan, volumes: dict[str, np.ndarray], device: str, progress: Progress, cache: StudyCache) -> np.ndarray:
+def _probabilities(package: ModelPackage, spec: MriModelSpec, plan: MriPlan, aligned: dict[str, sitk.Image], grid: sitk.Image, device: str, progress: Progress, cache: StudyCache) -> np.ndarray:
     """Softmax output on the model grid: the fusion model on its input pair, or the All-sequence model's mean
-    over the planned sequences."""
+    over the planned sequences. Inputs are prepared, and the network built, only for what is not cached."""
+    network = None
+
+    def predict(sequences: tuple[str, ...]) -> np.ndarray:
+        nonlocal network
+        network = network or load_network(package, device)
+        volumes = [sequence_on_grid(aligned[s], grid) for s in sequences]
+        return predict_probabilities(network, volumes, spec.context, device, progress=progress, fractions=(0.35, 0.85))
+
     if spec.is_fusion:
-        return predict_probabilities(network, [volumes[s] for s in spec.inputs], spec.context, device, progress=progress, fractions=(0.35, 0.85))
+        return predict(spec.inputs)
     outputs = []
     for sequence in plan.sequences:
         key = (f"{package.name} {package.version}", plan.reference, sequence)
         if key not in cache.probabilities:
-            cache.probabilities[key] = predict_probabilities(network, [volumes[sequence]], spec.context, device, progress=progress, fractions=(0.35, 0.85))
+            cache.probabilities[key] = predict((sequence,))
         outputs.append(cache.probabilities[key])
     return outputs[0] if len(outputs) == 1 else np.mean(outputs, axis=0)
 
@@ -89,40 +94,26 @@ def segment_mri(
     timings, start = {}, time.perf_counter()
     for sequence in plan.sequences:
         require_modality(images[sequence], MR, sources.get(sequence, SEQUENCE_NAMES[sequence]))
-    reference = images[plan.reference]
-    grid = mri_grid(reference, spec, sources.get(plan.reference, SEQUENCE_NAMES[plan.reference]))
+    reference, name = images[plan.reference], sources.get(plan.reference, SEQUENCE_NAMES[plan.reference])
+    grid = mri_grid(reference, spec, name)
     cache = cache if cache is not None else StudyCache()
     aligned, registrations = _aligned(images, plan, registration, progress, cache)
     timings["registration"] = time.perf_counter() - start
 
     mark = time.perf_counter()
     progress.step(0.3, "preparing the slices")
-    volumes = {sequence: sequence_on_grid(image, grid.grid) for sequence, image in aligned.items()}
-    probabilities = _probabilities(load_network(package, device), package, spec, plan, volumes, device, progress, cache)
+    probabilities = _probabilities(package, spec, plan, aligned, grid.grid, device, progress, cache)
     timings["network"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     progress.step(0.9, "post-processing")
     values = spec.label_values()
-    cleaned = sitk.GetImageFromArray(postprocess_labels(np.asarray(values, np.uint8)[np.argmax(probabilities, axis=0)], values))
-    cleaned.CopyInformation(grid.grid)
-    labelmap = labels_onto_region(cleaned, reference, grid.region, values)
-    if provider.segment is not None:
-        progress.step(0.92, f"hip bones by {provider.name}")
-        labelmap = replace_bones(labelmap, provider.segment(reference))
+    raw = np.asarray(values, np.uint8)[np.argmax(probabilities, axis=0)]
+    labelmap = labels_onto_input(raw, grid.grid, reference, grid.region, values, provider, progress)
     timings["postprocess"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
 
-    volumes_ml = label_volumes_ml(labelmap)
-    warnings = [*plan.notes, *grid.warnings, *check_anatomy(volumes_ml, sources.get(plan.reference, SEQUENCE_NAMES[plan.reference]), "an MRI", both_hips=True)]
+    details = {"mri": {"model": plan.model, "reference": plan.reference, "sequences": list(plan.sequences), "registration": registrations}}
+    result = measured_segmentation(labelmap, provider.name, package, timings, name, "an MRI", [*plan.notes, *grid.warnings], both_hips=True, details=details)
     progress.step(1.0, "done")
-    return Segmentation(
-        labelmap=labelmap,
-        volumes_ml=volumes_ml,
-        tumor_found=volumes_ml[TUMOR.name] > 0,
-        provider=provider.name,
-        model={"name": package.name, "version": package.version},
-        timings_s={key: round(value, 3) for key, value in timings.items()},
-        warnings=warnings,
-        details={"mri": {"model": plan.model, "reference": plan.reference, "sequences": list(plan.sequences), "registration": registrations}},
-    )
+    return result
