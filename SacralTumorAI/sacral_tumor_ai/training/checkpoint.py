@@ -37,6 +37,19 @@ def restore_checkpoint(path: Path, network, optimizer, scheduler=None) -> tuple[
     return int(state["epoch"]) + 1, float(state["best"]), list(state["history"])
 
 
+def epoch_record(epoch: int, losses: list[float], started: float, dice: dict[str, float]) -> dict[str, Any]:
+    """A segmentation trainer's record of ``epoch`` (0-based): mean loss, seconds since ``started``
+    (``time.perf_counter``), mean and per-label validation Dice."""
+    import time
+
+    import numpy as np
+
+    return {
+        "epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": round(time.perf_counter() - started, 1),
+        "mean_dice": float(np.mean(list(dice.values()))), **{f"dice_{k}": v for k, v in dice.items()},
+    }
+
+
 def format_record(record: dict[str, Any]) -> str:
     """One epoch's record as a log line (floats to 4 decimals)."""
     return " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items())

@@ -22,7 +22,7 @@ from sacral_tumor_ai.mriseg.inference import predict_probabilities
 from sacral_tumor_ai.mriseg.plan import ALL_SEQUENCE, T2_FUSION
 from sacral_tumor_ai.mriseg.prepare import stack_context
 from sacral_tumor_ai.mriseg.spec import ANY_SEQUENCE, OUTPUT_LABELS, SEQUENCES, MriModelSpec
-from sacral_tumor_ai.training.checkpoint import format_record, restore_checkpoint, save_checkpoint, write_history
+from sacral_tumor_ai.training.checkpoint import epoch_record, format_record, restore_checkpoint, save_checkpoint, write_history
 from sacral_tumor_ai.training.datalist import load_datalist
 from sacral_tumor_ai.training.mri_data import FUSION, augment, cache_mri_case, crop_batch, sample_slices
 from sacral_tumor_ai.training.mri_loss import coarse_label_loss
@@ -237,8 +237,8 @@ def train_mri(config: MriTrainingConfig, resume: bool = False, log=print) -> Pat
             optimizer.step()
             losses.append(float(loss.item()))
         dice = _validate(network, validation, spec, config.device)
-        mean_dice = float(np.mean(list(dice.values())))
-        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": round(time.perf_counter() - started, 1), "mean_dice": mean_dice, **{f"dice_{k}": v for k, v in dice.items()}}
+        record = epoch_record(epoch, losses, started, dice)
+        mean_dice = record["mean_dice"]
         history.append(record)
         log(format_record(record))
         if mean_dice > best:

@@ -21,7 +21,7 @@ from sacral_tumor_ai.ctseg.spec import CTModelSpec
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.labels import label_by_name, label_entries
 from sacral_tumor_ai.training import distributed
-from sacral_tumor_ai.training.checkpoint import format_record, restore_checkpoint, save_checkpoint, write_history
+from sacral_tumor_ai.training.checkpoint import epoch_record, format_record, restore_checkpoint, save_checkpoint, write_history
 from sacral_tumor_ai.training.datalist import load_datalist
 from sacral_tumor_ai.training.seg_data import cache_case, training_transforms
 from sacral_tumor_ai.training.seg_loss import deep_supervision_loss
@@ -211,8 +211,8 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
             distributed.barrier(group)
             continue
         dice = _validate(network, validation_cases, spec, group.device)
-        mean_dice = float(np.mean(list(dice.values())))
-        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": round(time.perf_counter() - started, 1), "mean_dice": mean_dice, **{f"dice_{k}": v for k, v in dice.items()}}
+        record = epoch_record(epoch, losses, started, dice)
+        mean_dice = record["mean_dice"]
         history.append(record)
         log(format_record(record))
         if mean_dice > best:
