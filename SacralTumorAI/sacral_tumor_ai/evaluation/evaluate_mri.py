@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import math
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,8 @@ import SimpleITK as sitk
 
 from sacral_tumor_ai.errors import AnatomyNotFoundError
 from sacral_tumor_ai.evaluation.evaluate_seg import METRICS, summarise
-from sacral_tumor_ai.evaluation.segmentation_metrics import dice, hausdorff95, iou
+from sacral_tumor_ai.evaluation.segmentation_metrics import score_labels
 from sacral_tumor_ai.io import atomic_output, read_image, write_json
-from sacral_tumor_ai.labels import LABELS
 from sacral_tumor_ai.models.package import ModelPackage, load_package
 from sacral_tumor_ai.mriseg.pipeline import StudyCache, segment_mri
 from sacral_tumor_ai.mriseg.plan import ALL_SEQUENCE, PREFERENCE, T2_FUSION, MriPlan, method_name
@@ -36,17 +34,10 @@ def combinations(sequences: tuple[str, ...] = SEQUENCES, largest: int = 4) -> li
     return [combo for size in range(1, largest + 1) for combo in itertools.combinations(ordered, size)]
 
 
-def _score(segmentation, item: dict[str, Any], reference: str, with_hd95: bool) -> list[dict[str, Any]]:
-    truth_image = read_image(item["sequences"][reference]["label_fine"])
-    truth = sitk.GetArrayFromImage(truth_image)
-    prediction = np.zeros_like(truth) if segmentation is None else sitk.GetArrayFromImage(segmentation.labelmap)
-    rows = []
-    for label in LABELS:
-        a, b = prediction == label.value, truth == label.value
-        if a.any() or b.any():
-            distance = hausdorff95(a, b, truth_image.GetSpacing()) if with_hd95 else math.nan
-            rows.append({"structure": label.name, "dice": dice(a, b), "iou": iou(a, b), "hd95_mm": distance})
-    return rows
+def _score(segmentation, truth: sitk.Image, with_hd95: bool) -> list[dict[str, Any]]:
+    reference = sitk.GetArrayFromImage(truth)
+    prediction = np.zeros_like(reference) if segmentation is None else sitk.GetArrayFromImage(segmentation.labelmap)
+    return score_labels(prediction, reference, truth.GetSpacing(), with_hd95=with_hd95)
 
 
 def _runs(allseq: ModelPackage, fusion: ModelPackage | None, baseline: ModelPackage | None, largest: int, sequences: tuple[str, ...]) -> list[tuple[str, ModelPackage, MriPlan]]:
@@ -74,6 +65,7 @@ def evaluate_mri_models(
     refused: list[dict[str, str]] = []
     for number, item in enumerate(items):
         images = {s: read_image(item["sequences"][s]["image"]) for s in sequences}
+        truths = {s: read_image(item["sequences"][s]["label_fine"]) for s in {plan.reference for _, _, plan in runs}}
         cache = StudyCache()
         for method, package, plan in runs:
             try:
@@ -81,7 +73,7 @@ def evaluate_mri_models(
             except AnatomyNotFoundError as error:
                 refused.append({"case_id": item["case_id"], "method": method, "error": str(error)})
                 segmentation = None
-            rows += [{"case_id": item["case_id"], "method": method, **row} for row in _score(segmentation, item, plan.reference, with_hd95)]
+            rows += [{"case_id": item["case_id"], "method": method, **row} for row in _score(segmentation, truths[plan.reference], with_hd95)]
         log(f"{number + 1}/{len(items)} cases")
     out = Path(out)
     with atomic_output(out / "metrics.csv") as temporary, temporary.open("w", newline="") as stream:

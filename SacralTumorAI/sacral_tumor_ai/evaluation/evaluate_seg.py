@@ -11,7 +11,7 @@ import SimpleITK as sitk
 
 from sacral_tumor_ai.ctseg.pipeline import segment_ct
 from sacral_tumor_ai.errors import AnatomyNotFoundError
-from sacral_tumor_ai.evaluation.segmentation_metrics import structure_metrics
+from sacral_tumor_ai.evaluation.segmentation_metrics import score_labels
 from sacral_tumor_ai.io import atomic_output, read_image, write_json
 from sacral_tumor_ai.labels import LABELS
 from sacral_tumor_ai.models.package import load_package
@@ -66,13 +66,8 @@ def evaluate_segmentation_model(
             # The pipeline refused the case (e.g. the provider found no pelvis): it scores as an empty mask.
             failures.append({"case_id": item.get("case_id", Path(item["image"]).name), "error": str(error)})
             prediction = np.zeros_like(reference)
-        for label in LABELS:
-            if structures is not None and label.name not in structures:
-                continue
-            if not (reference == label.value).any() and not (prediction == label.value).any():
-                continue  # structure absent from this case and correctly not predicted: nothing to score
-            scores = structure_metrics(prediction, reference, label.value, image.GetSpacing())
-            rows.append({"case_id": item.get("case_id", Path(item["image"]).name), "structure": label.name, **scores})
+        case_id = item.get("case_id", Path(item["image"]).name)
+        rows += [{"case_id": case_id, **row} for row in score_labels(prediction, reference, image.GetSpacing(), structures)]
     out = Path(out)
     with atomic_output(out / "metrics.csv") as temporary, temporary.open("w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=["case_id", "structure", *METRICS])

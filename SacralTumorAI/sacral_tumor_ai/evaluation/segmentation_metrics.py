@@ -7,6 +7,7 @@ empty -> Dice 0, IoU 0, HD95 NaN (undefined; reported, not averaged as a number)
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -48,6 +49,21 @@ def hausdorff95(a: np.ndarray, b: np.ndarray, spacing_xyz: tuple[float, float, f
     return float(max(directed))
 
 
-def structure_metrics(prediction: np.ndarray, reference: np.ndarray, value: int, spacing_xyz: tuple[float, float, float]) -> dict[str, float]:
+def structure_metrics(prediction: np.ndarray, reference: np.ndarray, value: int, spacing_xyz: tuple[float, float, float], with_hd95: bool = True) -> dict[str, float]:
+    """Dice, IoU and HD95 of one label (HD95 NaN, i.e. not computed, unless ``with_hd95``)."""
     a, b = prediction == value, reference == value
-    return {"dice": dice(a, b), "iou": iou(a, b), "hd95_mm": hausdorff95(a, b, spacing_xyz)}
+    return {"dice": dice(a, b), "iou": iou(a, b), "hd95_mm": hausdorff95(a, b, spacing_xyz) if with_hd95 else math.nan}
+
+
+def score_labels(prediction: np.ndarray, reference: np.ndarray, spacing_xyz: tuple[float, float, float], structures: tuple[str, ...] | None = None, with_hd95: bool = True) -> list[dict[str, Any]]:
+    """One row per label (``structures`` only, when given) that either mask holds; a label absent from both
+    was correctly not predicted and is not scored."""
+    from sacral_tumor_ai.labels import LABELS
+
+    rows = []
+    for label in LABELS:
+        if structures is not None and label.name not in structures:
+            continue
+        if (reference == label.value).any() or (prediction == label.value).any():
+            rows.append({"structure": label.name, **structure_metrics(prediction, reference, label.value, spacing_xyz, with_hd95)})
+    return rows
