@@ -59,13 +59,20 @@ def _is_dicom(path: Path) -> bool:
         return stream.read(132)[128:132] == b"DICM"
 
 
-def _series_uid_of(path: Path) -> str | None:
+def read_information(path: str | Path, unreadable: str = "cannot be read as an image") -> sitk.ImageFileReader:
+    """A reader holding ``path``'s header (size, spacing, metadata) without its voxels; an unreadable file
+    raises :class:`InputImageError` saying ``unreadable`` and why."""
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
         reader.ReadImageInformation()
     except RuntimeError as error:
-        raise InputImageError(path, f"is not a readable DICOM file ({itk_error_summary(error)})") from error
+        raise InputImageError(path, f"{unreadable} ({itk_error_summary(error)})") from error
+    return reader
+
+
+def _series_uid_of(path: Path) -> str | None:
+    reader = read_information(path, "is not a readable DICOM file")
     uid = reader.GetMetaData("0020|000e").strip() if reader.HasMetaDataKey("0020|000e") else ""
     return uid or None
 

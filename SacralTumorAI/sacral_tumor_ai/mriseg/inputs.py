@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from sacral_tumor_ai.errors import InputImageError, SacralTumorAIError, itk_error_summary
+from sacral_tumor_ai.errors import InputImageError, SacralTumorAIError
 from sacral_tumor_ai.io import read_image, validate_image
+from sacral_tumor_ai.io.image_io import read_information
 from sacral_tumor_ai.io.atomic import full_suffix
 from sacral_tumor_ai.mriseg.spec import SEQUENCE_NAMES, SEQUENCES
 
@@ -46,13 +47,7 @@ def read_dwi(path: str | Path) -> tuple[sitk.Image, str | None]:
     """A DWI volume: 3D as it is, or one volume of a 4D file chosen by :func:`choose_b_volume`."""
     path = Path(path)
     if path.is_file() and full_suffix(path) in (".nii", ".nii.gz", ".nrrd", ".mha", ".mhd", ".nhdr"):
-        reader = sitk.ImageFileReader()
-        reader.SetFileName(str(path))
-        try:
-            reader.ReadImageInformation()
-        except RuntimeError as error:
-            raise InputImageError(path, f"cannot be read as an image ({itk_error_summary(error)})") from error
-        size = reader.GetSize()
+        size = read_information(path).GetSize()
         if len(size) == 4 and size[3] > 1:
             index, note = choose_b_volume(b_values_beside(path), size[3])
             image = sitk.Extract(sitk.ReadImage(str(path)), [*size[:3], 0], [0, 0, 0, index])

@@ -32,9 +32,14 @@ class Registered:
 
     def resample(self, moving: sitk.Image, fixed: sitk.Image, labels: bool = False) -> sitk.Image:
         """Any image on the moving grid (another channel, a labelmap) onto the fixed grid with this transform."""
-        if labels:
-            return sitk.Resample(moving, fixed, self.transform, sitk.sitkNearestNeighbor, 0, moving.GetPixelID())
-        return sitk.Resample(sitk.Cast(moving, sitk.sitkFloat32), fixed, self.transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+        return resample_with(self.transform, moving, fixed, labels)
+
+
+def resample_with(transform: sitk.Transform, moving: sitk.Image, fixed: sitk.Image, labels: bool = False) -> sitk.Image:
+    """``moving`` on ``fixed``'s grid through ``transform``: nearest neighbour for labels, else linear (float32)."""
+    if labels:
+        return sitk.Resample(moving, fixed, transform, sitk.sitkNearestNeighbor, 0, moving.GetPixelID())
+    return sitk.Resample(sitk.Cast(moving, sitk.sitkFloat32), fixed, transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32)
 
 
 def to_ants(image: sitk.Image):
@@ -82,7 +87,5 @@ def register(fixed: sitk.Image, moving: sitk.Image, mode: str = "affine", regist
             transform = _read_transforms(transforms)
         except (RuntimeError, ValueError) as error:
             raise SacralTumorAIError(f"registration of the moving sequence to the fixed one failed: {error}") from error
-    registered = Registered(sitk.Image(), transform, mode, 0.0)
-    registered.image = registered.resample(moving, fixed)
-    registered.seconds = round(time.perf_counter() - started, 2)
-    return registered
+    image = resample_with(transform, moving, fixed)
+    return Registered(image, transform, mode, round(time.perf_counter() - started, 2))
