@@ -10,7 +10,9 @@ import SimpleITK as sitk
 
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, TUMOR
 from sacral_tumor_ai.phantom.case import ScanSettings
+from sacral_tumor_ai.phantom.classes import class_by_name
 from sacral_tumor_ai.phantom.coarse import coarse_labels
+from sacral_tumor_ai.phantom.mri_contrast import FAT, FLUID, MARROW, TUMOUR, lookup, study_signal
 from sacral_tumor_ai.phantom.mri import generate_mri_case
 
 SMALL = ScanSettings(size=(96, 96, 40), in_plane_mm=(3.0, 3.5), slice_mm=(3.0, 5.0))
@@ -55,6 +57,28 @@ def test_cet1_enhances_tumour_relative_to_t1():
     tumour = sitk.GetArrayFromImage(case.labelmap) == TUMOR.value
     cet1 = _array(case.images["cet1"])
     assert np.median(cet1[tumour]) > np.median(cet1[cet1 > 30])
+
+
+def test_tumour_t2_signal_depends_on_the_class():
+    # Chordoma is markedly T2-bright, giant cell tumour low to intermediate (same seed and index).
+    medians = {}
+    for name in ("chordoma", "giant_cell_tumor"):
+        study = generate_mri_case(7, 3, SMALL, class_name=name)
+        tumour = sitk.GetArrayFromImage(study.labelmap) == TUMOR.value
+        medians[name] = float(np.median(_array(study.images["t2"])[tumour]))
+        low, high = class_by_name(name).t2_signal
+        assert low <= study.details["tumour_signal"]["t2"] <= high
+    assert medians["chordoma"] > 1.5 * medians["giant_cell_tumor"]
+
+
+def test_fat_suppressed_t2_darkens_fat_only_on_t2():
+    rng = np.random.default_rng(0)
+    plain, suppressed = (study_signal(rng, class_by_name("metastasis"), fs) for fs in (False, True))
+    tissue = np.array([FAT, MARROW, FLUID, TUMOUR], np.uint8)
+    dark, bright = lookup(tissue, "t2", suppressed), lookup(tissue, "t2", plain)
+    assert dark[0] < 0.2 < bright[0] and dark[1] < 0.2 < bright[1]  # fat and fatty marrow
+    assert dark[2] == bright[2]  # fluid keeps its T2 signal
+    assert lookup(tissue, "t1", suppressed)[0] == lookup(tissue, "t1", plain)[0] > 0.9  # T1-w untouched
 
 
 def test_determinism_by_seed_and_index():

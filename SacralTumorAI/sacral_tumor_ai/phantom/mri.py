@@ -22,7 +22,7 @@ from sacral_tumor_ai.phantom.ct import Fields, compute_fields, label_fields
 from sacral_tumor_ai.phantom.grid import Grid
 from sacral_tumor_ai.phantom.pose import Pose
 from sacral_tumor_ai.phantom.tumours import Tumour
-from sacral_tumor_ai.phantom.mri_contrast import SEQUENCES, add_tumour, lookup, tissue_map
+from sacral_tumor_ai.phantom.mri_contrast import SEQUENCES, TUMOUR as TUMOUR_TISSUE, add_tumour, lookup, study_signal, tissue_map
 
 MRI_SETTINGS = ScanSettings(in_plane_mm=(0.6, 1.0), slice_mm=(3.0, 5.0))
 
@@ -68,14 +68,14 @@ def _render_sequence(sequence: str, fields: Fields, grid: Grid, tumour: Tumour, 
     """One sequence's image (int16, signal x 1000) from the signed-distance fields on its grid."""
     tissue = tissue_map(fields, anatomy["subcutaneous_mm"], anatomy["cortex_mm"])
     mass = add_tumour(tissue, fields, tumour.necrotic, tumour.calcified or tumour.sclerotic)
-    signal = lookup(tissue, sequence)
+    signal = lookup(tissue, sequence, anatomy["signal"])
     signal *= np.float32(1.0) + np.float32(0.08) * fields.texture
     if sequence == "cet1":
         # Enhancing tumour (not its necrotic core) gains the class-sampled fraction of signal.
         enhancing = mass & (signal > 0.2)
         signal[enhancing] *= np.float32(1.0 + tumour.enhancement)
     if sequence == "dwi" and anatomy["dwi_t2_shine"]:
-        signal += np.float32(0.1) * lookup(tissue, "t2")  # T2 shine-through
+        signal += np.float32(0.1) * lookup(tissue, "t2", anatomy["signal"])  # T2 shine-through
     signal = ndimage.gaussian_filter(signal, sigma=(0.4, 0.5, 0.5))
     signal *= bias_field(signal.shape, rng, float(rng.uniform(0.1, 0.35)))
     sigma = np.float32(rng.uniform(0.015, 0.04))
@@ -96,6 +96,8 @@ def generate_mri_case(seed: int, index: int, settings: ScanSettings = MRI_SETTIN
         patient.tumour_class, patient.sex, patient.age, patient.pelvis, patient.body, patient.tumour, patient.pose, patient.grid
     )
     anatomy = {"subcutaneous_mm": float(rng.uniform(8, 38)), "cortex_mm": float(rng.uniform(1.5, 3.0)), "dwi_t2_shine": bool(rng.random() < 0.5)}
+    t2_fat_suppressed = bool(rng.random() < 0.5)
+    anatomy["signal"] = study_signal(rng, tumour_class, t2_fat_suppressed)
     geometry = {"t1": (grid, pose), "t2": (grid, pose), "cet1": (grid, _small_pose(rng, pose)), "dwi": (_dwi_grid(rng, grid), pose)}
     fields = {"t2": compute_fields(grid, pose, pelvis, body, tumour, rng)}
     fields["t1"] = fields["t2"]  # same grid, same pose: same fields
@@ -118,6 +120,8 @@ def generate_mri_case(seed: int, index: int, settings: ScanSettings = MRI_SETTIN
         "tumour_volume_ml": round(float((labels == TUMOR.value).sum()) * voxel_ml, 2),
     }
     details = {
+        "t2_fat_suppressed": t2_fat_suppressed,
+        "tumour_signal": {s: anatomy["signal"][s][TUMOUR_TISSUE] for s in ("t1", "t2")},
         "sequences": {
             s: {"spacing_mm": list(g.spacing), "size": list(g.size), "pose_rotation": p.rotation.round(6).tolist(), "pose_translation_mm": p.translation.round(3).tolist()}
             for s, (g, p) in geometry.items()

@@ -2,14 +2,18 @@
 
 Values are unitless signal on a 0-1 scale, chosen to reproduce the textbook ordering (not absolute
 scanner values): fat bright on T1-w and T2-w (fast spin echo), fluid dark on T1-w and bright on T2-w,
-cortical bone and gas dark everywhere, adult fatty marrow bright on T1-w, tumour low on T1-w, high on T2-w
-and restricted (bright) on DWI b = 1000; CET1-w is T1-w with fat suppression and contrast uptake.
+cortical bone and gas dark everywhere, adult fatty marrow bright on T1-w, tumour low on T1-w and restricted
+(bright) on DWI b = 1000; CET1-w is T1-w with fat suppression and contrast uptake. The viable tumour's T1-w and
+T2-w signal depend on its class (``TumourClass.t1_signal``/``t2_signal``): chordoma and chondrosarcoma are
+markedly T2-bright (above fat), giant cell tumour low to intermediate, the others in between. Half of the
+studies have a fat-suppressed T2-w (as T2 FS or STIR in sarcoma protocols): fat and fatty marrow go dark.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sacral_tumor_ai.phantom.classes import TumourClass
 from sacral_tumor_ai.phantom.ct import Fields
 
 SEQUENCES = ("t1", "t2", "dwi", "cet1")
@@ -31,6 +35,21 @@ SIGNAL: dict[int, tuple[float, float, float, float]] = {
     NECROSIS: (0.18, 0.90, 0.15, 0.15),
     MATRIX: (0.06, 0.10, 0.04, 0.06),  # calcified or sclerotic matrix: signal void
 }
+
+
+# Fat-suppressed T2-w: fat and fatty marrow lose their signal; the rest keeps the T2-w column.
+T2_FAT_SUPPRESSED = {FAT: 0.12, MARROW: 0.15}
+
+Overrides = dict[str, dict[int, float]]  # sequence -> tissue -> signal replacing the SIGNAL table's value
+
+
+def study_signal(rng: np.random.Generator, tumour_class: TumourClass, t2_fat_suppressed: bool) -> Overrides:
+    """One study's departures from the SIGNAL table: its tumour's class-sampled T1-w/T2-w signal, and fat
+    suppression on T2-w when drawn."""
+    t2 = {TUMOUR: float(rng.uniform(*tumour_class.t2_signal))}
+    if t2_fat_suppressed:
+        t2.update(T2_FAT_SUPPRESSED)
+    return {"t1": {TUMOUR: float(rng.uniform(*tumour_class.t1_signal))}, "t2": t2}
 
 
 def tissue_map(fields: Fields, subcutaneous_mm: float, cortex_mm: float) -> np.ndarray:
@@ -66,10 +85,12 @@ def add_tumour(tissue: np.ndarray, fields: Fields, necrotic: bool, matrix: bool)
     return mass
 
 
-def lookup(tissue: np.ndarray, sequence: str) -> np.ndarray:
-    """Signal (float32) of each voxel's tissue for one sequence."""
+def lookup(tissue: np.ndarray, sequence: str, overrides: Overrides | None = None) -> np.ndarray:
+    """Signal (float32) of each voxel's tissue for one sequence, with a study's ``overrides`` applied."""
     column = SEQUENCES.index(sequence)
     table = np.zeros(max(SIGNAL) + 1, np.float32)
     for code, values in SIGNAL.items():
         table[code] = values[column]
+    for code, value in (overrides or {}).get(sequence, {}).items():
+        table[code] = value
     return table[tissue]
