@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import SimpleITK as sitk
 
+from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.hipframe import describe_location
 from sacral_tumor_ai.info import describe_image
-from sacral_tumor_ai.io import read_image
+from sacral_tumor_ai.io import read_image, write_image
+from sacral_tumor_ai.io.dicom_series import list_dicom_series, select_series
 from sacral_tumor_ai.modality import ModalityGuess, require_modality
+from sacral_tumor_ai.progress import Progress
+from sacral_tumor_ai.run import classify as classify_tumour
+from sacral_tumor_ai.run import load_classifier
+from sacral_tumor_ai.segmentation import label_volumes_ml
+from SacralTumorAILib.classification_nodes import CLASSIFICATION_ATTRIBUTE, add_probability_chart, add_probability_table
 from SacralTumorAILib.location_nodes import add_frame_markups, add_location_table
-from SacralTumorAILib.segmentations import add_segmentation_node, labelmap_from_segmentation_node, save_labelmap, save_segmentation
+from SacralTumorAILib.scene_changes import all_or_nothing, replace_referenced
+from SacralTumorAILib.segment_job import (
+    SegmentationInputs,
+    SegmentationJob,
+    SegmentationOptions,
+    StagedRun,
+    run_in_process,
+    stage_inputs,
+)
+from SacralTumorAILib.results_export import read_json_attribute, results_document, write_results
+from SacralTumorAILib.segmentations import add_segmentation_node, find_segment_ids, labelmap_from_segmentation_node, save_segmentation
 from SacralTumorAILib.volumes import add_volume_node, image_from_volume_node
 
-# Node attribute recording what the core decided about a volume, so that later steps and a saved scene
-# keep the answer.
+# Node attributes: what the core decided about a volume, where it came from, and a segmentation's run result,
+# so that later steps and a saved scene keep the answers.
 MODALITY_ATTRIBUTE = "SacralTumorAI.Modality"
+SOURCE_FILES_ATTRIBUTE = "SacralTumorAI.SourceFiles"
+RESULT_ATTRIBUTE = "SacralTumorAI.Result"
+CLASSIFIED_MASK_ATTRIBUTE = "SacralTumorAI.ClassifiedMask"
+# Node reference roles from a segmentation to the result nodes made from it (replaced on every new result).
+FRAME_ROLE, LOCATION_ROLE = "sacralTumorAIFrame", "sacralTumorAILocation"
+PROBABILITIES_ROLE, CHART_ROLE, SERIES_ROLE = "sacralTumorAIProbabilities", "sacralTumorAIChart", "sacralTumorAIChartSeries"
 
 
 @dataclass(frozen=True)
@@ -31,26 +55,68 @@ class TumourLocation:
 
 
 @dataclass(frozen=True)
+class SegmentationOutcome:
+    """A segmentation in the scene: its node, the volume it lies on, the run's result and the location."""
+
+    segmentation_node: Any
+    reference_volume: Any
+    result: dict[str, Any]
+    location: TumourLocation
+
+
+@dataclass(frozen=True)
 class ExportedSegmentation:
     segmentation_file: Path
     labelmap_file: Path
 
 
+@dataclass(frozen=True)
+class ExportedResults:
+    segmentation_file: Path
+    labelmap_file: Path
+    json_file: Path
+    csv_files: list[Path]
+    dicom_seg: Any  # DicomSegExport, or None when not asked for
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ClassificationOutcome:
+    classification: dict[str, Any]
+    location: TumourLocation
+    table_node: Any
+    chart_node: Any
+
+
+def mask_fingerprint(labelmap: sitk.Image) -> str:
+    """A short hash of a labelmap's voxels: tells whether a segmentation changed since it was classified."""
+    import hashlib
+
+    return hashlib.sha1(sitk.GetArrayViewFromImage(labelmap).tobytes()).hexdigest()[:16]
+
+
 class SacralTumorAILogic:
     """Scene-level operations. Takes the scene it works on; uses no ``slicer.util``, ``slicer.app`` or Qt.
 
-    Every method is synchronous (for scripts and tests); front ends run the long ones off the UI thread.
+    Every method is synchronous (for scripts and tests) except ``start_segmentation``, which runs the same
+    pipeline in a background process for front ends; ``finish_segmentation`` brings its result in.
+    A method that fails leaves the scene as it was.
     """
 
     def __init__(self, scene) -> None:
         self.scene = scene
 
+    # Volumes -----------------------------------------------------------------------------------------
     def load_volume(self, path: str | Path, series: str | None = None, name: str | None = None):
-        """Read a volume file or DICOM folder through the core (checked, geometry exact) into the scene."""
+        """Read a volume file or DICOM folder through the core (checked, geometry exact) into the scene.
+        A DICOM series' files are recorded on the node, for a DICOM SEG that references them."""
         path = Path(path)
         image = read_image(path, series=series)
-        node_name = name or path.name.split(".")[0]
-        return add_volume_node(self.scene, image, node_name)
+        node = add_volume_node(self.scene, image, name or path.name.split(".")[0])
+        if path.is_dir():
+            chosen = select_series(path, list_dicom_series(path), series)
+            node.SetAttribute(SOURCE_FILES_ATTRIBUTE, json.dumps([str(Path(f).resolve()) for f in chosen.files]))
+        return node
 
     def describe_volume(self, volume_node) -> dict[str, Any]:
         """Geometry, intensities and the CT/MR guess of a volume node (see ``describe_image``)."""
@@ -66,20 +132,115 @@ class SacralTumorAILogic:
         """Add a labelmap with the project's label table as a segmentation beside ``reference_volume``."""
         return add_segmentation_node(self.scene, labelmap, name, reference_volume)
 
-    def locate_tumour(self, segmentation_node, reference_volume) -> TumourLocation:
-        """The tumour's location in the hip frame from the segmentation as it is now (manual edits
-        included), shown as a frame markups node and a features table. Nodes are added only once
-        everything is computed; an unavailable location adds the table (with its reason) but no frame."""
-        labelmap = labelmap_from_segmentation_node(segmentation_node, image_from_volume_node(reference_volume))
-        location = describe_location(labelmap)
-        frame_node = add_frame_markups(self.scene, location) if location["available"] else None
-        table_node = add_location_table(self.scene, location)
-        return TumourLocation(location, frame_node, table_node)
+    # Segment -----------------------------------------------------------------------------------------
+    def segment(self, inputs: SegmentationInputs, options: SegmentationOptions | None = None, progress: Progress | None = None, work_root: str | Path | None = None) -> SegmentationOutcome:
+        """Segment in this process (scripts, tests): stage the inputs, run the pipeline, add the results."""
+        options = options or SegmentationOptions()
+        staged = stage_inputs(inputs, work_root)
+        try:
+            return self._add_run(staged, inputs, run_in_process(staged, options, progress))
+        finally:
+            staged.remove()
 
+    def start_segmentation(self, inputs: SegmentationInputs, options: SegmentationOptions | None = None, python: str | None = None, work_root: str | Path | None = None) -> SegmentationJob:
+        """Start the same pipeline in a background process; poll the job, then ``finish_segmentation``."""
+        staged = stage_inputs(inputs, work_root)
+        job = SegmentationJob(staged, options or SegmentationOptions(), python)
+        job.inputs = inputs
+        return job
+
+    def finish_segmentation(self, job: SegmentationJob) -> SegmentationOutcome:
+        """Add a finished job's results to the scene (raises its error, or ``CancelledError``)."""
+        try:
+            return self._add_run(job.staged, job.inputs, job.result())
+        finally:
+            job.staged.remove()
+
+    def _add_run(self, staged: StagedRun, inputs: SegmentationInputs, result: dict[str, Any]) -> SegmentationOutcome:
+        reference = inputs.nodes()[staged.input_key(result["input"]["path"])]
+        labelmap = read_image(staged.out / result["files"]["labelmap"])
+        result = {**result, "classification": {"available": False, "reason": "not classified yet: fill the clinical form and press Classify"}}
+        with all_or_nothing(self.scene):
+            node = self.add_segmentation(labelmap, reference, f"{reference.GetName()} SacralTumorAI")
+            node.SetAttribute(RESULT_ATTRIBUTE, json.dumps(result))
+            node.SetAttribute(MODALITY_ATTRIBUTE, inputs.modality())
+            location = self._show_location(node, result["location"])
+        return SegmentationOutcome(node, reference, result, location)
+
+    # Location and classification ---------------------------------------------------------------------
+    def _show_location(self, segmentation_node, location: dict[str, Any]) -> TumourLocation:
+        frame = add_frame_markups(self.scene, location, f"{segmentation_node.GetName()} hip frame") if location["available"] else None
+        table = add_location_table(self.scene, location, f"{segmentation_node.GetName()} tumour location")
+        replace_referenced(segmentation_node, FRAME_ROLE, frame)
+        replace_referenced(segmentation_node, LOCATION_ROLE, table)
+        return TumourLocation(location, frame, table)
+
+    def current_labelmap(self, segmentation_node, reference_volume) -> sitk.Image:
+        """The segmentation as it is now (manual edits included), on the reference volume's grid."""
+        return labelmap_from_segmentation_node(segmentation_node, image_from_volume_node(reference_volume))
+
+    def locate_tumour(self, segmentation_node, reference_volume) -> TumourLocation:
+        """The tumour's location in the hip frame from the current segmentation, shown as a frame markups
+        node and a features table (replacing earlier ones); an unavailable location has a table, no frame."""
+        location = describe_location(self.current_labelmap(segmentation_node, reference_volume))
+        with all_or_nothing(self.scene):
+            return self._show_location(segmentation_node, location)
+
+    def classify(self, segmentation_node, reference_volume, clinical: dict[str, Any] | None = None, classifier: str | Path | None = None, device: str = "cpu") -> ClassificationOutcome:
+        """Classify from the segmentation as it is now: crop, volume and location are recomputed from the
+        current segments, never taken from the model's output. Raises with a clear message when there is
+        no tumour segment, it is empty, a form value is impossible or no classifier is installed."""
+        if "tumor" not in find_segment_ids(segmentation_node):
+            raise SacralTumorAIError(f"'{segmentation_node.GetName()}' has no tumour segment: add one (named Tumor) or press Segment first")
+        image = image_from_volume_node(reference_volume)
+        labelmap = labelmap_from_segmentation_node(segmentation_node, image)
+        tumour_ml = label_volumes_ml(labelmap)["tumor"]
+        if tumour_ml <= 0:
+            raise SacralTumorAIError("the tumour segment is empty: paint the tumour (Segment Editor) before classifying")
+        modality = segmentation_node.GetAttribute(MODALITY_ATTRIBUTE) or self.describe_volume(reference_volume)["modality"]["guess"]
+        loaded = load_classifier(classifier, device, "MR" if modality == "MR" else "CT")
+        location = describe_location(labelmap)
+        classification = classify_tumour(loaded, image, labelmap, dict(clinical or {}), location, tumour_ml, modality)
+        if not classification["available"]:
+            raise SacralTumorAIError(classification["reason"])
+        with all_or_nothing(self.scene):
+            shown = self._show_location(segmentation_node, location)
+            table = add_probability_table(self.scene, classification, f"{segmentation_node.GetName()} probabilities")
+            chart, series = add_probability_chart(self.scene, table, f"{segmentation_node.GetName()} probabilities")
+            replace_referenced(segmentation_node, SERIES_ROLE, series)
+            replace_referenced(segmentation_node, CHART_ROLE, chart)
+            replace_referenced(segmentation_node, PROBABILITIES_ROLE, table)
+            segmentation_node.SetAttribute(CLASSIFIED_MASK_ATTRIBUTE, mask_fingerprint(labelmap))
+        return ClassificationOutcome(classification, shown, table, chart)
+
+    # Export ------------------------------------------------------------------------------------------
     def export_segmentation(self, segmentation_node, reference_volume, folder: str | Path, stem: str) -> ExportedSegmentation:
         """Write ``stem.seg.nrrd`` and a NIfTI labelmap ``stem.nii.gz`` on the reference volume's grid."""
         folder = Path(folder)
-        reference = image_from_volume_node(reference_volume)
-        labelmap_file = save_labelmap(segmentation_node, reference, folder / f"{stem}.nii.gz")
+        labelmap_file = write_image(self.current_labelmap(segmentation_node, reference_volume), folder / f"{stem}.nii.gz")
         segmentation_file = save_segmentation(segmentation_node, folder / f"{stem}.seg.nrrd")
         return ExportedSegmentation(segmentation_file, labelmap_file)
+
+    def export_results(self, segmentation_node, reference_volume, folder: str | Path, stem: str, dicom: bool = True, source_files: list[str] | None = None) -> ExportedResults:
+        """Everything a user takes away: ``stem.seg.nrrd``, ``stem.nii.gz``, ``stem.json`` and CSV tables,
+        and (``dicom``) a DICOM SEG in ``stem_dicom/`` referencing the volume's DICOM files (``source_files``,
+        else those recorded when it was loaded), or a new DICOM series of the volume when it has none."""
+        folder = Path(folder)
+        labelmap = self.current_labelmap(segmentation_node, reference_volume)
+        classification_table = segmentation_node.GetNodeReference(PROBABILITIES_ROLE)
+        classification = read_json_attribute(classification_table, CLASSIFICATION_ATTRIBUTE) or None
+        stale = classification is not None and segmentation_node.GetAttribute(CLASSIFIED_MASK_ATTRIBUTE) != mask_fingerprint(labelmap)
+        document = results_document(reference_volume.GetName(), labelmap, read_json_attribute(segmentation_node, RESULT_ATTRIBUTE), classification, stale)
+        segmentation = self.export_segmentation(segmentation_node, reference_volume, folder, stem)
+        files = write_results(document, folder, stem)
+        dicom_seg = None
+        if dicom:
+            from sacral_tumor_ai.io.dicom_seg import write_dicom_seg
+
+            files_attribute = reference_volume.GetAttribute(SOURCE_FILES_ATTRIBUTE)
+            sources = source_files or (json.loads(files_attribute) if files_attribute else None)
+            modality = segmentation_node.GetAttribute(MODALITY_ATTRIBUTE) or self.describe_volume(reference_volume)["modality"]["guess"]
+            dicom_seg = write_dicom_seg(
+                labelmap, folder / f"{stem}_dicom", image_from_volume_node(reference_volume), sources, "MR" if modality == "MR" else "CT", reference_volume.GetName()
+            )
+        return ExportedResults(segmentation.segmentation_file, segmentation.labelmap_file, files[0], files[1:], dicom_seg, document)

@@ -49,7 +49,7 @@ def _run(args: argparse.Namespace) -> int:
 
     mri = mri_inputs(args)
     source = args.input or demo_case_path()
-    progress = Progress(report=(lambda fraction, message: print(f"[{fraction:4.0%}] {message}", flush=True)) if args.verbose else None)
+    progress = Progress(report=_progress_printer(args))
     clinical = {"age": args.age, "sex": args.sex}
     result = run_case(source, args.out, args.model, args.provider, args.device, args.series, progress, clinical, args.classifier, mri, args.fusion_model, args.mri_model, args.registration)
     print(f"input        {result['input']['path']}")
@@ -61,6 +61,16 @@ def _run(args: argparse.Namespace) -> int:
         print(f"warning      {warning}")
     print(f"outputs      {Path(args.out).resolve()} ({', '.join(result['files'].values())})")
     return 0
+
+
+def _progress_printer(args: argparse.Namespace):
+    """Progress lines for people (``--verbose``) or, one JSON object a line, for a front end that runs this
+    command in a background process (``--progress-json``: ``{"progress": 0.35, "message": "..."}``)."""
+    if args.progress_json:
+        return lambda fraction, message: print(json.dumps({"progress": round(fraction, 4), "message": message}), flush=True)
+    if args.verbose:
+        return lambda fraction, message: print(f"[{fraction:4.0%}] {message}", flush=True)
+    return None
 
 
 def mri_inputs(args: argparse.Namespace) -> dict[str, str] | None:
@@ -113,6 +123,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--device", default="cpu", help="cpu or cuda")
     run.add_argument("--series", help="series UID or description, when a DICOM folder holds several")
     run.add_argument("--verbose", action="store_true", help="print progress")
+    run.add_argument("--progress-json", dest="progress_json", action="store_true", help="print progress as JSON lines (for front ends running this in the background)")
     run.add_argument("--age", type=float, help="patient's age in years (classification; may be left out)")
     run.add_argument("--sex", help="patient's sex: F or M (classification; may be left out)")
     run.add_argument("--classifier", help="classifier package folder (default: the bundled classifier)")
