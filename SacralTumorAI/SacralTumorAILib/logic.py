@@ -128,9 +128,35 @@ class SacralTumorAILogic:
         """Raise ``ModalityError`` unless the volume is ``expected`` ("CT" or "MR")."""
         return require_modality(image_from_volume_node(volume_node), expected, volume_node.GetName())
 
+    def guess_inputs(self) -> SegmentationInputs:
+        """Pre-fill the inputs from the scene's volumes (the user confirms): the first volume that looks like
+        CT as the NCCT; otherwise MR volumes by the sequence their name or series description suggests."""
+        from sacral_tumor_ai.modality import guess_modality
+        from sacral_tumor_ai.mriseg.sequence_names import guess_sequence
+
+        inputs = SegmentationInputs()
+        nodes = self.scene.GetNodesByClass("vtkMRMLScalarVolumeNode")
+        for node in (nodes.GetItemAsObject(i) for i in range(nodes.GetNumberOfItems())):
+            if node.IsA("vtkMRMLLabelMapVolumeNode") or node.GetImageData() is None:
+                continue
+            modality = node.GetAttribute(MODALITY_ATTRIBUTE) or guess_modality(image_from_volume_node(node)).modality
+            if modality == "CT":
+                return SegmentationInputs(ct=node)
+            sequence = guess_sequence(" ".join(filter(None, (node.GetAttribute("DICOM.SeriesDescription"), node.GetName()))))
+            if modality == "MR" and sequence and getattr(inputs, sequence) is None:
+                setattr(inputs, sequence, node)
+        return inputs
+
     def add_segmentation(self, labelmap: sitk.Image, reference_volume, name: str = "Segmentation"):
         """Add a labelmap with the project's label table as a segmentation beside ``reference_volume``."""
         return add_segmentation_node(self.scene, labelmap, name, reference_volume)
+
+    def reference_volume(self, segmentation_node):
+        """The volume a segmentation was made on (its reference geometry); raises when it has none."""
+        volume = segmentation_node.GetNodeReference(segmentation_node.GetReferenceImageGeometryReferenceRole())
+        if volume is None or not volume.IsA("vtkMRMLScalarVolumeNode"):
+            raise SacralTumorAIError(f"'{segmentation_node.GetName()}' has no reference volume: select the volume it was drawn on as its source geometry")
+        return volume
 
     # Segment -----------------------------------------------------------------------------------------
     def segment(self, inputs: SegmentationInputs, options: SegmentationOptions | None = None, progress: Progress | None = None, work_root: str | Path | None = None) -> SegmentationOutcome:

@@ -88,7 +88,23 @@ def test_ui_has_every_widget_and_parameter_the_module_binds() -> None:
         node for node in module.body if isinstance(node, ast.ClassDef) and node.name == "SacralTumorAIParameterNode"
     )
     fields = {statement.target.id for statement in wrapper.body if isinstance(statement, ast.AnnAssign)}
-    assert bound_parameters <= fields, bound_parameters - fields
+    assert bound_parameters == fields, bound_parameters ^ fields  # every parameter has its widget, and back
+    # A Choice's values are exactly its combo box's items, in order (the wrapper selects by text).
+    items = {
+        widget.get("name"): [item.find("property/string").text for item in widget.findall("item")]
+        for widget in tree.iter("widget")
+        if widget.get("class") == "QComboBox"
+    }
+    parameter_widget = {
+        element.find("string").text: widget.get("name")
+        for widget in tree.iter("widget")
+        for element in widget.findall("property")
+        if element.get("name") == "SlicerParameterName"
+    }
+    for statement in wrapper.body:
+        if isinstance(statement, ast.AnnAssign) and "Choice" in ast.unparse(statement.annotation):
+            choices = ast.literal_eval(re.search(r"Choice\((\[.*?\])\)", ast.unparse(statement.annotation)).group(1))
+            assert items[parameter_widget[statement.target.id]] == choices, statement.target.id
 
 
 def test_requirements_parse_and_report_what_is_missing() -> None:

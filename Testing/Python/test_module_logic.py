@@ -227,3 +227,26 @@ def test_bad_inputs_give_clear_errors_and_leave_the_scene_unchanged(segmented, r
         logic.classify(outcome.segmentation_node, volume, {"sex": "X"})
     assert _node_ids(scene) == after_adding
     assert after_adding - before == {empty.GetID(), no_tumour.GetID()} | {n.GetID() for n in (empty.GetDisplayNode(), no_tumour.GetDisplayNode()) if n}
+
+
+def test_guess_inputs_picks_the_ct_or_the_mri_sequences_by_name(real_ct_path: Path, real_mr_path: Path) -> None:
+    scene = slicer.vtkMRMLScene()
+    logic = SacralTumorAILogic(scene)
+    t2 = logic.load_volume(real_mr_path, name="3: t2_tse_tra")
+    dwi = logic.load_volume(real_mr_path, name="5: ep2d_diff_b1000")
+    guessed = logic.guess_inputs()
+    assert guessed.t2 is t2 and guessed.dwi is dwi and guessed.ct is None and guessed.t1 is None
+    ct = logic.load_volume(real_ct_path)
+    assert logic.guess_inputs().ct is ct
+
+
+def test_reference_volume_of_a_segmentation(segmented) -> None:
+    scene, logic, volume, outcome = segmented
+    assert logic.reference_volume(outcome.segmentation_node) is volume
+    orphan = slicer.vtkMRMLSegmentationNode()
+    scene.AddNode(orphan)
+    try:
+        with pytest.raises(SacralTumorAIError, match="no reference volume"):
+            logic.reference_volume(orphan)
+    finally:
+        scene.RemoveNode(orphan)
