@@ -85,7 +85,18 @@ class SacralTumorAIParameterNode:
     modelsFolder: Path = Path.home() / ".sacral-tumor-ai" / "models"
 
 
-class SacralTumorAILogic(ScriptedLoadableModuleLogic):
+def __getattr__(name: str):
+    """``from SacralTumorAI import SacralTumorAILogic`` gives the shared Logic (``SacralTumorAILib``) for the
+    Python console and scripts: ``SacralTumorAILogic(slicer.mrmlScene).segment(...)``. Imported on first
+    use, so the module loads before its Python dependencies are installed."""
+    if name == "SacralTumorAILogic":
+        from SacralTumorAILib import SacralTumorAILogic
+
+        return SacralTumorAILogic
+    raise AttributeError(f"module 'SacralTumorAI' has no attribute '{name}'")
+
+
+class SacralTumorAIModuleLogic(ScriptedLoadableModuleLogic):
     """Slicer's module logic: the parameter node factory, and the shared scene logic on Slicer's scene
     (imported on first use, after the Python dependencies are installed)."""
 
@@ -131,7 +142,7 @@ class SacralTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.layout.addWidget(uiWidget)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
-        self.logic = SacralTumorAILogic()
+        self.logic = SacralTumorAIModuleLogic()
 
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
