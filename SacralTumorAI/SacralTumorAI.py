@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import qt
@@ -129,6 +130,7 @@ class SacralTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._job = None
+        self._finish: Callable[[Any], None] | None = None
         self._clinicalInputs: dict[str, Any] = {}
         self._packages: list = []
         self._timer = qt.QTimer()
@@ -312,16 +314,22 @@ class SacralTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.cancelButton.enabled = running
         self.ui.classifyButton.enabled = self.ui.exportButton.enabled = not running
 
-    def onSegment(self) -> None:
+    def _start(self, start: Callable[[], Any], finish: Callable[[Any], None], status: str) -> None:
+        """Start a background job (``start`` returns it) and poll it; ``finish(job)`` runs when it is done."""
         if self._job is not None:
-            slicer.util.warningDisplay("A segmentation is already running; wait for it or press Cancel.")
+            slicer.util.warningDisplay("A step is already running; wait for it or press Cancel.")
             return
-        with slicer.util.tryWithErrorDisplay("Segmentation could not start.", waitCursor=True):
-            self._job = self.logic.scene_logic.start_segmentation(self._inputs(), self._options(), python=_python_executable())
+        with slicer.util.tryWithErrorDisplay("Could not start; the scene is unchanged.", waitCursor=True):
+            self._job = start()
+            self._finish = finish
             self.ui.progressBar.value = 0
-            self.ui.statusLabel.text = "Segmenting in the background..."
+            self.ui.statusLabel.text = status
             self._setRunning(True)
             self._timer.start()
+
+    def onSegment(self) -> None:
+        python = _python_executable()
+        self._start(lambda: self.logic.scene_logic.start_segmentation(self._inputs(), self._options(), python=python), self.showSegmentation, "Segmenting in the background...")
 
     def onPoll(self) -> None:
         if self._job is None:
@@ -335,14 +343,17 @@ class SacralTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._timer.stop()
         job, self._job = self._job, None
         self._setRunning(False)
-        with slicer.util.tryWithErrorDisplay("Segmentation failed; the scene is unchanged.", waitCursor=True):
-            outcome = self.logic.scene_logic.finish_segmentation(job)
-            self._parameterNode.segmentation = outcome.segmentation_node
-            volumes = ", ".join(f"{name} {value:.1f} mL" for name, value in outcome.result["volumes_ml"].items())
-            warnings = "\n".join(outcome.result.get("warnings", []))
-            self.ui.statusLabel.text = f"Done: {volumes}." + (f"\n{warnings}" if warnings else "")
-            self.showLocation(outcome.location.location)
-            slicer.util.setSliceViewerLayers(background=outcome.reference_volume, fit=True)
+        with slicer.util.tryWithErrorDisplay("The step failed; the scene is unchanged.", waitCursor=True):
+            self._finish(job)
+
+    def showSegmentation(self, job) -> None:
+        outcome = self.logic.scene_logic.finish_segmentation(job)
+        self._parameterNode.segmentation = outcome.segmentation_node
+        volumes = ", ".join(f"{name} {value:.1f} mL" for name, value in outcome.result["volumes_ml"].items())
+        warnings = "\n".join(outcome.result.get("warnings", []))
+        self.ui.statusLabel.text = f"Done: {volumes}." + (f"\n{warnings}" if warnings else "")
+        self.showLocation(outcome.location.location)
+        slicer.util.setSliceViewerLayers(background=outcome.reference_volume, fit=True)
 
     def onCancel(self) -> None:
         if self._job is None:
@@ -364,6 +375,7 @@ class SacralTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     # Location and classification ---------------------------------------------------------------------
     def _segmentationAndVolume(self):
+        """The selected segmentation and its volume; raises (shown by the caller's error display) when unset."""
         segmentation = self._parameterNode.segmentation
         if segmentation is None:
             raise ValueError("Select a segmentation (press Segment first, or choose one under Segmentation > Result).")
@@ -419,18 +431,25 @@ class SacralTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         return values
 
     def onClassify(self) -> None:
-        with slicer.util.tryWithErrorDisplay("Classification failed; the scene is unchanged.", waitCursor=True):
-            segmentation, volume = self._segmentationAndVolume()
-            classifier = self.ui.classifierComboBox.currentData or None
-            outcome = self.logic.scene_logic.classify(segmentation, volume, self._clinicalValues(), classifier, self._parameterNode.device)
-            ranking = outcome.classification["ranking"]
-            self.ui.probabilityTable.setRowCount(len(ranking))
-            for row, name in enumerate(ranking):
-                self.ui.probabilityTable.setItem(row, 0, qt.QTableWidgetItem(name.replace("_", " ")))
-                self.ui.probabilityTable.setItem(row, 1, qt.QTableWidgetItem(f"{100 * outcome.classification['probabilities'][name]:.1f} %"))
-            self.ui.classificationWarningsText.setPlainText("\n".join(["Research use only. Not for diagnosis.", *outcome.classification["warnings"]]))
-            self.showLocation(outcome.location.location)
-            slicer.modules.plots.logic().ShowChartInLayout(outcome.chart_node)
+        classifier = self.ui.classifierComboBox.currentData or None
+        clinical, device, python = self._clinicalValues(), self._parameterNode.device, _python_executable()
+        self._start(
+            lambda: self.logic.scene_logic.start_classification(*self._segmentationAndVolume(), clinical, classifier, device, python),
+            self.showClassification,
+            "Classifying...",
+        )
+
+    def showClassification(self, job) -> None:
+        outcome = self.logic.scene_logic.finish_classification(job)
+        ranking = outcome.classification["ranking"]
+        self.ui.probabilityTable.setRowCount(len(ranking))
+        for row, name in enumerate(ranking):
+            self.ui.probabilityTable.setItem(row, 0, qt.QTableWidgetItem(name.replace("_", " ")))
+            self.ui.probabilityTable.setItem(row, 1, qt.QTableWidgetItem(f"{100 * outcome.classification['probabilities'][name]:.1f} %"))
+        self.ui.classificationWarningsText.setPlainText("\n".join(["Research use only. Not for diagnosis.", *outcome.classification["warnings"]]))
+        self.showLocation(outcome.location.location)
+        self.ui.statusLabel.text = "Classified."
+        slicer.modules.plots.logic().ShowChartInLayout(outcome.chart_node)
 
     # Export ------------------------------------------------------------------------------------------
     def _dicomSourceFiles(self, volume) -> list[str] | None:

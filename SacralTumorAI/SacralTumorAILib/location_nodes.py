@@ -32,6 +32,20 @@ def frame_points(location: dict[str, Any]) -> list[tuple[str, list[float]]]:
     return points
 
 
+def tumour_centre_ras(location: dict[str, Any]) -> list[float] | None:
+    """The tumour's centroid in RAS (None when the location is unavailable)."""
+    if not location.get("available"):
+        return None
+    return _ras(HipFrame.from_json(location["frame"]).to_world(np.asarray(location["centroid_frame"], float)))
+
+
+def show_slices_at(scene, ras: list[float]) -> None:
+    """Move every slice view of ``scene`` to pass through ``ras`` (views keep their orientation and zoom)."""
+    nodes = scene.GetNodesByClass("vtkMRMLSliceNode")
+    for index in range(nodes.GetNumberOfItems()):
+        nodes.GetItemAsObject(index).JumpSliceByOffsetting(*ras)
+
+
 def add_frame_markups(scene, location: dict[str, Any], name: str = "Hip frame"):
     """A locked point list holding the frame's origin, axis tips and acetabular centres."""
     node = scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", name)

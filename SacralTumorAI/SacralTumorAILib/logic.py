@@ -16,19 +16,19 @@ from sacral_tumor_ai.io import read_image, write_image
 from sacral_tumor_ai.io.dicom_series import list_dicom_series, select_series
 from sacral_tumor_ai.modality import ModalityGuess, require_modality
 from sacral_tumor_ai.progress import Progress
-from sacral_tumor_ai.run import classify as classify_tumour
-from sacral_tumor_ai.run import load_classifier
+from sacral_tumor_ai.report import save_report
+from sacral_tumor_ai.run import BUNDLED_CLASSIFIERS, assess_tumour, load_classifier
 from sacral_tumor_ai.segmentation import label_volumes_ml
 from SacralTumorAILib.classification_nodes import CLASSIFICATION_ATTRIBUTE, add_probability_chart, add_probability_table
 from SacralTumorAILib.location_nodes import add_frame_markups, add_location_table
 from SacralTumorAILib.scene_changes import all_or_nothing, replace_referenced
+from SacralTumorAILib.background import BackgroundJob, StagedRun, stage_images
 from SacralTumorAILib.segment_job import (
     SegmentationInputs,
-    SegmentationJob,
     SegmentationOptions,
-    StagedRun,
     run_in_process,
     stage_inputs,
+    start_segmentation_job,
 )
 from SacralTumorAILib.results_export import read_json_attribute, results_document, write_results
 from SacralTumorAILib.segmentations import add_segmentation_node, find_segment_ids, labelmap_from_segmentation_node, save_segmentation
@@ -76,6 +76,7 @@ class ExportedResults:
     labelmap_file: Path
     json_file: Path
     csv_files: list[Path]
+    report_file: Path  # one-page PNG
     dicom_seg: Any  # DicomSegExport, or None when not asked for
     document: dict[str, Any]
 
@@ -86,6 +87,7 @@ class ClassificationOutcome:
     location: TumourLocation
     table_node: Any
     chart_node: Any
+    volumes_ml: dict[str, float]  # of the segmentation as classified
 
 
 def mask_fingerprint(labelmap: sitk.Image) -> str:
@@ -168,17 +170,17 @@ class SacralTumorAILogic:
         finally:
             staged.remove()
 
-    def start_segmentation(self, inputs: SegmentationInputs, options: SegmentationOptions | None = None, python: str | None = None, work_root: str | Path | None = None) -> SegmentationJob:
+    def start_segmentation(self, inputs: SegmentationInputs, options: SegmentationOptions | None = None, python: str | None = None, work_root: str | Path | None = None) -> BackgroundJob:
         """Start the same pipeline in a background process; poll the job, then ``finish_segmentation``."""
         staged = stage_inputs(inputs, work_root)
-        job = SegmentationJob(staged, options or SegmentationOptions(), python)
-        job.inputs = inputs
+        job = start_segmentation_job(staged, options or SegmentationOptions(), python)
+        job.context = inputs
         return job
 
-    def finish_segmentation(self, job: SegmentationJob) -> SegmentationOutcome:
+    def finish_segmentation(self, job: BackgroundJob) -> SegmentationOutcome:
         """Add a finished job's results to the scene (raises its error, or ``CancelledError``)."""
         try:
-            return self._add_run(job.staged, job.inputs, job.result())
+            return self._add_run(job.staged, job.context, job.result())
         finally:
             job.staged.remove()
 
@@ -212,32 +214,68 @@ class SacralTumorAILogic:
         with all_or_nothing(self.scene):
             return self._show_location(segmentation_node, location)
 
-    def classify(self, segmentation_node, reference_volume, clinical: dict[str, Any] | None = None, classifier: str | Path | None = None, device: str = "cpu") -> ClassificationOutcome:
-        """Classify from the segmentation as it is now: crop, volume and location are recomputed from the
-        current segments, never taken from the model's output. Raises with a clear message when there is
-        no tumour segment, it is empty, a form value is impossible or no classifier is installed."""
+    def _classification_inputs(self, segmentation_node, reference_volume, clinical: dict[str, Any] | None, classifier: str | Path | None) -> tuple[sitk.Image, sitk.Image, str]:
+        """The image, the current labelmap and the modality; raises when there is no tumour to classify or a
+        form value is impossible (checked against the classifier's metadata, without loading it)."""
+        from sacral_tumor_ai.classify.scalars import gather
+        from sacral_tumor_ai.demo import bundled_model_path
+        from sacral_tumor_ai.models.package import read_metadata
+
         if "tumor" not in find_segment_ids(segmentation_node):
             raise SacralTumorAIError(f"'{segmentation_node.GetName()}' has no tumour segment: add one (named Tumor) or press Segment first")
         image = image_from_volume_node(reference_volume)
         labelmap = labelmap_from_segmentation_node(segmentation_node, image)
-        tumour_ml = label_volumes_ml(labelmap)["tumor"]
-        if tumour_ml <= 0:
+        if label_volumes_ml(labelmap)["tumor"] <= 0:
             raise SacralTumorAIError("the tumour segment is empty: paint the tumour (Segment Editor) before classifying")
-        modality = segmentation_node.GetAttribute(MODALITY_ATTRIBUTE) or self.describe_volume(reference_volume)["modality"]["guess"]
-        loaded = load_classifier(classifier, device, "MR" if modality == "MR" else "CT")
-        location = describe_location(labelmap)
-        classification = classify_tumour(loaded, image, labelmap, dict(clinical or {}), location, tumour_ml, modality)
+        modality = "MR" if (segmentation_node.GetAttribute(MODALITY_ATTRIBUTE) or self.describe_volume(reference_volume)["modality"]["guess"]) == "MR" else "CT"
+        folder = Path(classifier) if classifier else bundled_model_path(BUNDLED_CLASSIFIERS[modality])
+        if (folder / "model.json").is_file():
+            gather(read_metadata(folder)["scalars"], dict(clinical or {}), None)  # raises on an impossible value
+        return image, labelmap, modality
+
+    def classify(self, segmentation_node, reference_volume, clinical: dict[str, Any] | None = None, classifier: str | Path | None = None, device: str = "cpu") -> ClassificationOutcome:
+        """Classify in this process (scripts, tests) from the segmentation as it is now: crop, volume and
+        location are recomputed from the current segments, never taken from the model's output. Raises with a
+        clear message when there is no tumour segment, it is empty, a form value is impossible or no
+        classifier is installed."""
+        image, labelmap, modality = self._classification_inputs(segmentation_node, reference_volume, clinical, classifier)
+        assessed = assess_tumour(image, labelmap, dict(clinical or {}), load_classifier(classifier, device, modality), modality)
+        return self._show_classification(segmentation_node, assessed, mask_fingerprint(labelmap))
+
+    def start_classification(self, segmentation_node, reference_volume, clinical: dict[str, Any] | None = None, classifier: str | Path | None = None, device: str = "cpu", python: str | None = None, work_root: str | Path | None = None) -> BackgroundJob:
+        """The same classification in a background process (front ends: torch stays out of the UI's process);
+        poll the job, then ``finish_classification``."""
+        image, labelmap, modality = self._classification_inputs(segmentation_node, reference_volume, clinical, classifier)
+        staged = stage_images({"image": image, "labelmap": labelmap}, work_root)
+        arguments = ["classify", str(staged.files["image"]), str(staged.files["labelmap"]), "--out", str(staged.out / "classification.json"), "--modality", modality, "--device", device]
+        for flag, value in (("--age", (clinical or {}).get("age")), ("--sex", (clinical or {}).get("sex")), ("--classifier", classifier)):
+            if value not in (None, ""):
+                arguments += [flag, str(value)]
+        job = BackgroundJob(staged, arguments, staged.out / "classification.json", python)
+        job.context = (segmentation_node, mask_fingerprint(labelmap))
+        return job
+
+    def finish_classification(self, job: BackgroundJob) -> ClassificationOutcome:
+        """Show a finished classification job's result (raises its error, or ``CancelledError``)."""
+        try:
+            segmentation_node, fingerprint = job.context
+            return self._show_classification(segmentation_node, job.result(), fingerprint)
+        finally:
+            job.staged.remove()
+
+    def _show_classification(self, segmentation_node, assessed: dict[str, Any], fingerprint: str) -> ClassificationOutcome:
+        classification = assessed["classification"]
         if not classification["available"]:
             raise SacralTumorAIError(classification["reason"])
         with all_or_nothing(self.scene):
-            shown = self._show_location(segmentation_node, location)
+            shown = self._show_location(segmentation_node, assessed["location"])
             table = add_probability_table(self.scene, classification, f"{segmentation_node.GetName()} probabilities")
             chart, series = add_probability_chart(self.scene, table, f"{segmentation_node.GetName()} probabilities")
             replace_referenced(segmentation_node, SERIES_ROLE, series)
             replace_referenced(segmentation_node, CHART_ROLE, chart)
             replace_referenced(segmentation_node, PROBABILITIES_ROLE, table)
-            segmentation_node.SetAttribute(CLASSIFIED_MASK_ATTRIBUTE, mask_fingerprint(labelmap))
-        return ClassificationOutcome(classification, shown, table, chart)
+            segmentation_node.SetAttribute(CLASSIFIED_MASK_ATTRIBUTE, fingerprint)
+        return ClassificationOutcome(classification, shown, table, chart, assessed["volumes_ml"])
 
     # Export ------------------------------------------------------------------------------------------
     def export_segmentation(self, segmentation_node, reference_volume, folder: str | Path, stem: str) -> ExportedSegmentation:
@@ -248,7 +286,7 @@ class SacralTumorAILogic:
         return ExportedSegmentation(segmentation_file, labelmap_file)
 
     def export_results(self, segmentation_node, reference_volume, folder: str | Path, stem: str, dicom: bool = True, source_files: list[str] | None = None) -> ExportedResults:
-        """Everything a user takes away: ``stem.seg.nrrd``, ``stem.nii.gz``, ``stem.json`` and CSV tables,
+        """Everything a user takes away: ``stem.seg.nrrd``, ``stem.nii.gz``, ``stem.json``, CSV tables, a PNG report,
         and (``dicom``) a DICOM SEG in ``stem_dicom/`` referencing the volume's DICOM files (``source_files``,
         else those recorded when it was loaded), or a new DICOM series of the volume when it has none."""
         folder = Path(folder)
@@ -259,14 +297,14 @@ class SacralTumorAILogic:
         document = results_document(reference_volume.GetName(), labelmap, read_json_attribute(segmentation_node, RESULT_ATTRIBUTE), classification, stale)
         segmentation = self.export_segmentation(segmentation_node, reference_volume, folder, stem)
         files = write_results(document, folder, stem)
+        image = image_from_volume_node(reference_volume)
+        modality = "MR" if (segmentation_node.GetAttribute(MODALITY_ATTRIBUTE) or self.describe_volume(reference_volume)["modality"]["guess"]) == "MR" else "CT"
+        report = save_report(image, labelmap, document, folder / f"{stem}_report.png", modality, reference_volume.GetName())
         dicom_seg = None
         if dicom:
             from sacral_tumor_ai.io.dicom_seg import write_dicom_seg
 
             files_attribute = reference_volume.GetAttribute(SOURCE_FILES_ATTRIBUTE)
             sources = source_files or (json.loads(files_attribute) if files_attribute else None)
-            modality = segmentation_node.GetAttribute(MODALITY_ATTRIBUTE) or self.describe_volume(reference_volume)["modality"]["guess"]
-            dicom_seg = write_dicom_seg(
-                labelmap, folder / f"{stem}_dicom", image_from_volume_node(reference_volume), sources, "MR" if modality == "MR" else "CT", reference_volume.GetName()
-            )
-        return ExportedResults(segmentation.segmentation_file, segmentation.labelmap_file, files[0], files[1:], dicom_seg, document)
+            dicom_seg = write_dicom_seg(labelmap, folder / f"{stem}_dicom", image, sources, modality, reference_volume.GetName())
+        return ExportedResults(segmentation.segmentation_file, segmentation.labelmap_file, files[0], files[1:], report, dicom_seg, document)

@@ -6,21 +6,13 @@ folder; the scene is touched only afterwards, by the Logic, and only when the ru
 
 from __future__ import annotations
 
-import json
-import os
-import queue
-import shutil
-import subprocess
-import sys
-import tempfile
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sacral_tumor_ai.errors import CancelledError, SacralTumorAIError
-from sacral_tumor_ai.io import write_image
+from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.progress import Progress
+from SacralTumorAILib.background import BackgroundJob, StagedRun, stage_images
 from SacralTumorAILib.volumes import image_from_volume_node
 
 SEQUENCES = ("t1", "t2", "dwi", "cet1")
@@ -72,37 +64,9 @@ class SegmentationOptions:
         return arguments
 
 
-@dataclass
-class StagedRun:
-    """A work folder holding the staged inputs and, after the run, the outputs."""
-
-    folder: Path
-    files: dict[str, Path]  # input key -> staged file
-    keys_by_file: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def out(self) -> Path:
-        return self.folder / "out"
-
-    def input_key(self, path: str) -> str:
-        """Which input a path in ``result.json`` names."""
-        return self.keys_by_file[str(Path(path))]
-
-    def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
 def stage_inputs(inputs: SegmentationInputs, work_root: str | Path | None = None) -> StagedRun:
     """Write each input node as NRRD into a new work folder (exact geometry, LPS)."""
-    folder = Path(tempfile.mkdtemp(prefix="sacral-tumor-ai-", dir=work_root))
-    try:
-        files = {}
-        for key, node in inputs.nodes().items():
-            files[key] = write_image(image_from_volume_node(node), folder / "inputs" / f"{key}.nrrd")
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return StagedRun(folder, files, {str(path): key for key, path in files.items()})
+    return stage_images({key: image_from_volume_node(node) for key, node in inputs.nodes().items()}, work_root)
 
 
 def run_arguments(staged: StagedRun, options: SegmentationOptions) -> list[str]:
@@ -124,89 +88,8 @@ def run_in_process(staged: StagedRun, options: SegmentationOptions, progress: Pr
     )
 
 
-def _core_environment() -> dict[str, str]:
-    """This environment, with the folder holding ``sacral_tumor_ai`` first on PYTHONPATH: inside Slicer the
-    core sits in the module's folder, which only the running Slicer has on its path."""
-    import sacral_tumor_ai
-
-    environment = dict(os.environ)
-    root = str(Path(sacral_tumor_ai.__file__).resolve().parents[1])
-    environment["PYTHONPATH"] = os.pathsep.join(p for p in (root, environment.get("PYTHONPATH", "")) if p)
-    return environment
 
 
-class SegmentationJob:
-    """The pipeline in a background process, reporting progress; ``cancel`` stops it and removes its files.
-
-    Poll ``update()`` from the UI's timer; once ``done``, ``result()`` gives ``result.json`` or raises the
-    run's error message. ``python`` is the interpreter to run (in Slicer, ``PythonSlicer``)."""
-
-    def __init__(self, staged: StagedRun, options: SegmentationOptions, python: str | None = None) -> None:
-        self.staged = staged
-        self.progress = 0.0
-        self.message = "starting"
-        self.cancelled = False
-        self._lines: queue.Queue[str] = queue.Queue()
-        self._errors: list[str] = []
-        command = [python or sys.executable, "-m", "sacral_tumor_ai", *run_arguments(staged, options), "--progress-json"]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, env=_core_environment())
-        self._readers = [
-            threading.Thread(target=self._read, args=(self.process.stdout, self._lines.put), daemon=True),
-            threading.Thread(target=self._read, args=(self.process.stderr, self._errors.append), daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    @staticmethod
-    def _read(stream, sink) -> None:
-        for line in stream:
-            sink(line.rstrip("\n"))
-
-    @property
-    def done(self) -> bool:
-        return self.process.poll() is not None
-
-    def update(self) -> tuple[float, str]:
-        """Take the progress lines printed so far; returns (fraction, message)."""
-        while True:
-            try:
-                line = self._lines.get_nowait()
-            except queue.Empty:
-                break
-            try:
-                report = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # the run's closing summary lines
-            if isinstance(report, dict) and "progress" in report:
-                self.progress, self.message = float(report["progress"]), str(report["message"])
-        return self.progress, self.message
-
-    def wait(self, timeout: float | None = None) -> None:
-        self.process.wait(timeout)
-        for reader in self._readers:
-            reader.join(timeout=5)
-        self.update()
-
-    def cancel(self) -> None:
-        """Stop the process and remove the work folder; the scene was never touched."""
-        self.cancelled = True
-        if not self.done:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.staged.remove()
-
-    def result(self) -> dict[str, Any]:
-        """``result.json`` of a finished run; raises ``CancelledError`` or the run's own error message."""
-        if self.cancelled:
-            raise CancelledError("cancelled by the user; nothing was added to the scene")
-        if not self.done:
-            raise SacralTumorAIError("the segmentation is still running")
-        self.wait()
-        if self.process.returncode != 0:
-            message = next((line for line in reversed(self._errors) if line.strip()), f"exit code {self.process.returncode}")
-            raise SacralTumorAIError(message.split("error: ", 1)[-1])
-        return json.loads((self.staged.out / "result.json").read_text(encoding="utf-8"))
+def start_segmentation_job(staged: StagedRun, options: SegmentationOptions, python: str | None = None) -> BackgroundJob:
+    """The pipeline in a background process; its result is ``result.json``."""
+    return BackgroundJob(staged, run_arguments(staged, options), staged.out / "result.json", python)

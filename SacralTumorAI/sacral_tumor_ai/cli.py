@@ -73,6 +73,18 @@ def _cmd_cohort(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_web(args: argparse.Namespace) -> int:
+    import importlib
+
+    # The browser app is a front end (trame-slicer, VTK); the core only dispatches to it when it is installed.
+    try:
+        app = importlib.import_module("SacralTumorAIWeb.app")
+    except ImportError as error:
+        raise SacralTumorAIError(f"the browser app needs trame-slicer ({error}); install the project's 'web' extra") from error
+    app.main(args.volume, args.port, args.host, args.work_dir, args.max_upload_mb)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sacral-tumor-ai",
@@ -105,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     cohort.add_argument("--slice-mm", type=float, nargs=2, default=(1.0, 5.0), metavar=("MIN", "MAX"))
     cohort.add_argument("--no-montage", action="store_true", help="skip the per-case PNG montages")
     cohort.set_defaults(handler=_cmd_cohort)
+
+    web = commands.add_parser("web", help="start the browser app (trame-slicer) on a volume, or on the bundled demo case; prints the URL")
+    web.add_argument("volume", nargs="?", help="volume file or DICOM folder to open (default: the bundled demo case)")
+    web.add_argument("--port", type=int, default=8080)
+    web.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
+    web.add_argument("--work-dir", dest="work_dir", help="folder for uploads, runs and exports (default: a temporary folder removed at exit)")
+    web.add_argument("--max-upload-mb", dest="max_upload_mb", type=int, default=1024)
+    web.set_defaults(handler=_cmd_web)
 
     from sacral_tumor_ai import cli_classifier, cli_mri, cli_segmentation
 

@@ -49,7 +49,31 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _classify(args: argparse.Namespace) -> int:
+    from sacral_tumor_ai.io import read_image, write_json
+    from sacral_tumor_ai.run import assess_tumour, load_classifier
+
+    image, labelmap = read_image(args.image), read_image(args.labelmap)
+    classifier = load_classifier(args.classifier, args.device, args.modality)
+    assessed = assess_tumour(image, labelmap, {"age": args.age, "sex": args.sex}, classifier, args.modality)
+    write_json(assessed, args.out)
+    print(json.dumps({"progress": 1.0, "message": "classified"}) if args.progress_json else f"written {args.out}", flush=True)
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
+    classify = commands.add_parser("classify", help="location and tumour-type probabilities of an existing segmentation (e.g. one corrected by hand): JSON")
+    classify.add_argument("image", help="the CT or MR volume")
+    classify.add_argument("labelmap", help="labelmap on the image's grid with the project's label values (tumor = 1)")
+    classify.add_argument("--out", required=True, help="JSON file to write (location, classification, volumes)")
+    classify.add_argument("--modality", choices=("CT", "MR"), default="CT")
+    classify.add_argument("--age", type=float)
+    classify.add_argument("--sex")
+    classify.add_argument("--classifier", help="classifier package folder (default: the bundled one for the modality)")
+    classify.add_argument("--device", default="cpu")
+    classify.add_argument("--progress-json", dest="progress_json", action="store_true", help="print progress as JSON lines")
+    classify.set_defaults(handler=_classify)
+
     train = commands.add_parser("train-cls", help="train the tumour classifier on a data list (resumable; works under torchrun)")
     train.add_argument("--datalist", required=True, nargs=1, help="datalist.json with class, age and sex per item")
     train.add_argument("--out", required=True, help="run folder: cache, checkpoint.pt, training_log.csv, model/")

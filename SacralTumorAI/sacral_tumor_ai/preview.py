@@ -46,6 +46,39 @@ def _overlay(slab: np.ndarray, labels: Sequence[Label]) -> np.ndarray:
     return rgba
 
 
+def draw_orthogonal(axes, image: sitk.Image, modality: str = "CT", labelmap: sitk.Image | None = None) -> None:
+    """Draw axial, coronal and sagittal slices through the tumour (or the centre) onto three matplotlib axes."""
+    oriented = _to_lps(image)
+    volume = sitk.GetArrayFromImage(oriented).astype(np.float32)
+    labels = sitk.GetArrayFromImage(_to_lps(labelmap)) if labelmap is not None else None
+    sx, sy, sz = oriented.GetSpacing()
+    k, j, i = _centre(volume, labels)
+    low, high = intensity_window(image, modality)
+    views = [
+        ("Axial", volume[k], None if labels is None else labels[k], sy / sx, ("R", "L", "A", "P"), "upper"),
+        ("Coronal", volume[:, j, :], None if labels is None else labels[:, j, :], sz / sx, ("R", "L", "S", "I"), "lower"),
+        ("Sagittal", volume[:, :, i], None if labels is None else labels[:, :, i], sz / sy, ("A", "P", "S", "I"), "lower"),
+    ]
+    for axis, (name, slab, label_slab, aspect, (left, right, top, bottom), origin) in zip(axes, views):
+        axis.imshow(slab, cmap="gray", vmin=low, vmax=high, aspect=aspect, origin=origin, interpolation="bilinear")
+        if label_slab is not None:
+            axis.imshow(_overlay(label_slab, LABELS), aspect=aspect, origin=origin, interpolation="nearest")
+        axis.set_title(name, color="white", fontsize=10)
+        for text, xy in ((left, (0.02, 0.5)), (right, (0.98, 0.5)), (top, (0.5, 0.97)), (bottom, (0.5, 0.02))):
+            axis.text(*xy, text, color="yellow", fontsize=9, transform=axis.transAxes, ha="center", va="center")
+        axis.axis("off")
+
+
+def save_figure(figure, path: str | Path) -> Path:
+    """Write a matplotlib figure as PNG, atomically, and close it."""
+    from matplotlib import pyplot as plt
+
+    with atomic_output(path) as temporary:
+        figure.savefig(temporary, dpi=100, facecolor="black", format="png")
+    plt.close(figure)
+    return Path(path)
+
+
 def save_orthogonal_preview(
     image: sitk.Image,
     path: str | Path,
@@ -59,30 +92,9 @@ def save_orthogonal_preview(
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    oriented = _to_lps(image)
-    volume = sitk.GetArrayFromImage(oriented).astype(np.float32)
-    labels = sitk.GetArrayFromImage(_to_lps(labelmap)) if labelmap is not None else None
-    sx, sy, sz = oriented.GetSpacing()
-    k, j, i = _centre(volume, labels)
-    low, high = intensity_window(image, modality)
-    views = [
-        ("Axial", volume[k], None if labels is None else labels[k], sy / sx, ("R", "L", "A", "P"), "upper"),
-        ("Coronal", volume[:, j, :], None if labels is None else labels[:, j, :], sz / sx, ("R", "L", "S", "I"), "lower"),
-        ("Sagittal", volume[:, :, i], None if labels is None else labels[:, :, i], sz / sy, ("A", "P", "S", "I"), "lower"),
-    ]
     figure, axes = plt.subplots(1, 3, figsize=(12, 4.4), facecolor="black")
-    for axis, (name, slab, label_slab, aspect, (left, right, top, bottom), origin) in zip(axes, views):
-        axis.imshow(slab, cmap="gray", vmin=low, vmax=high, aspect=aspect, origin=origin, interpolation="bilinear")
-        if label_slab is not None:
-            axis.imshow(_overlay(label_slab, LABELS), aspect=aspect, origin=origin, interpolation="nearest")
-        axis.set_title(name, color="white", fontsize=10)
-        for text, xy in ((left, (0.02, 0.5)), (right, (0.98, 0.5)), (top, (0.5, 0.97)), (bottom, (0.5, 0.02))):
-            axis.text(*xy, text, color="yellow", fontsize=9, transform=axis.transAxes, ha="center", va="center")
-        axis.axis("off")
+    draw_orthogonal(axes, image, modality, labelmap)
     if title:
         figure.suptitle(title, color="white", fontsize=10)
     figure.tight_layout()
-    with atomic_output(path) as temporary:
-        figure.savefig(temporary, dpi=100, facecolor="black", format="png")
-    plt.close(figure)
-    return Path(path)
+    return save_figure(figure, path)

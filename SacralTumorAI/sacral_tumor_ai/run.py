@@ -80,6 +80,21 @@ def classify(classifier, image, labelmap, clinical: dict[str, Any], location: di
     return {"available": True, **classifier.classify(image, labelmap, clinical, location)}
 
 
+def assess_tumour(image, labelmap, clinical: dict[str, Any], classifier, modality: str = "CT") -> dict[str, Any]:
+    """Location in the hip frame and classification of the tumour of ``labelmap`` (on ``image``'s grid):
+    ``{"location", "classification", "volumes_ml", "timings_s"}``. ``classifier`` is a loaded one or None."""
+    from sacral_tumor_ai.segmentation import label_volumes_ml
+
+    started = time.perf_counter()
+    location = describe_location(labelmap)
+    location_seconds = time.perf_counter() - started
+    volumes = label_volumes_ml(labelmap)
+    classified = time.perf_counter()
+    classification = classify(classifier, image, labelmap, clinical, location, volumes.get("tumor", 0.0), modality)
+    timings = {"location": round(location_seconds, 3), "classification": round(time.perf_counter() - classified, 3)}
+    return {"location": location, "classification": classification, "volumes_ml": volumes, "timings_s": timings}
+
+
 def run_case(
     source: str | Path,
     out: str | Path,
@@ -111,14 +126,9 @@ def run_case(
         image = read_image(source, series=series)
         package = load_package(model or bundled_model_path("ct-seg"))
         segmentation = segment_ct(image, package, provider, device, progress, source=str(source))
-    located = time.perf_counter()
-    location = describe_location(segmentation.labelmap)
-    location_seconds = time.perf_counter() - located
-    classified = time.perf_counter()
-    classification = classify(loaded_classifier, image, segmentation.labelmap, clinical, location, segmentation.volumes_ml.get("tumor", 0.0), "MR" if mri else "CT")
-    result = build_result(source, Geometry.of(image), segmentation, location, classification)
-    result["timings_s"]["location"] = round(location_seconds, 3)
-    result["timings_s"]["classification"] = round(time.perf_counter() - classified, 3)
+    assessed = assess_tumour(image, segmentation.labelmap, clinical, loaded_classifier, "MR" if mri else "CT")
+    result = build_result(source, Geometry.of(image), segmentation, assessed["location"], assessed["classification"])
+    result["timings_s"].update(assessed["timings_s"])
     result["timings_s"]["end_to_end"] = round(time.perf_counter() - started, 3)
     out = Path(out)
     write_seg_nrrd(segmentation.labelmap, out / OUTPUT_FILES["segmentation"])

@@ -122,6 +122,7 @@ def test_export_writes_dicom_seg_json_and_csv(segmented, tmp_path: Path) -> None
     with open(tmp_path / "case_probabilities.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 6 and abs(sum(float(r["probability"]) for r in rows) - 1) < 1e-3
+    assert exported.report_file.stat().st_size > 20_000 and exported.report_file.read_bytes()[:4] == b"\x89PNG"
 
     # The DICOM SEG references the series written from the NIfTI volume; read both back.
     seg = hd.seg.segread(exported.dicom_seg.seg_file)
@@ -250,3 +251,17 @@ def test_reference_volume_of_a_segmentation(segmented) -> None:
             logic.reference_volume(orphan)
     finally:
         scene.RemoveNode(orphan)
+
+
+def test_background_classification_matches_the_in_process_one(segmented) -> None:
+    scene, logic, volume, outcome = segmented
+    node = outcome.segmentation_node
+    direct = logic.classify(node, volume, {"age": 61, "sex": "F"})
+    job = logic.start_classification(node, volume, {"age": 61, "sex": "F"})
+    job.wait(300)
+    background = logic.finish_classification(job)
+    assert background.classification["probabilities"] == direct.classification["probabilities"]
+    assert node.GetNodeReference(PROBABILITIES_ROLE) is background.table_node
+    assert not job.staged.folder.exists()
+    with pytest.raises(SacralTumorAIError, match="sex"):
+        logic.start_classification(node, volume, {"sex": "unknown"})  # refused before any process starts

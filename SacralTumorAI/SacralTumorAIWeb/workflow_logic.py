@@ -1,0 +1,251 @@
+"""The browser app's workflow: load, Segment (background process, progress, Cancel), Classify, downloads.
+
+Every scene step is the shared ``SacralTumorAILib.SacralTumorAILogic`` (the Slicer module's Logic) on
+trame-slicer's scene; this class only moves values between it and the page's state, keeps one job at a time,
+and keeps every file it writes inside its working folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from sacral_tumor_ai.errors import SacralTumorAIError
+from sacral_tumor_ai.io.image_io import IMAGE_SUFFIXES
+from sacral_tumor_ai.io.atomic import full_suffix
+from sacral_tumor_ai.mriseg.sequence_names import guess_sequence
+from SacralTumorAILib import SacralTumorAILogic
+from SacralTumorAILib.location_nodes import show_slices_at, tumour_centre_ras
+from SacralTumorAILib.segment_job import SegmentationInputs, SegmentationOptions
+
+LOG = logging.getLogger("sacral_tumor_ai.web")
+POLL_SECONDS = 0.25
+INPUT_KINDS = {"ct": "NCCT", "t1": "T1-w", "t2": "T2-w", "dwi": "DWI", "cet1": "CET1-w"}
+DOWNLOADS = {  # key -> (file suffix after the stem, MIME type)
+    "seg_nrrd": (".seg.nrrd", "application/octet-stream"),
+    "nifti": (".nii.gz", "application/gzip"),
+    "json": (".json", "application/json"),
+    "report": ("_report.png", "image/png"),
+}
+
+
+def initial_state() -> dict[str, Any]:
+    """The page's state keys (prefix ``sta_``) and their starting values."""
+    return {
+        "sta_volume_name": "", "sta_input_kind": "ct", "sta_input_kinds": [{"value": k, "title": v} for k, v in INPUT_KINDS.items()],
+        "sta_busy": False, "sta_progress": 0.0, "sta_status": "", "sta_error": "",
+        "sta_segments": [], "sta_location": [], "sta_age": "", "sta_sex": "", "sta_probabilities": [],
+        "sta_classification_warnings": [], "sta_classified": False, "sta_upload": None,
+    }
+
+
+class WorkflowLogic:
+    """One user's workflow on one scene. ``state`` is the trame state; ``editor`` is trame-slicer's
+    segmentation editor and ``display`` its display manager (to show what the Logic adds)."""
+
+    def __init__(self, state, scene, editor, display, work_dir: Path, max_upload_bytes: int, python: str | None = None) -> None:
+        self.state = state
+        self.logic = SacralTumorAILogic(scene)
+        self.editor = editor
+        self.display = display
+        self.work_dir = Path(work_dir)
+        self.max_upload_bytes = max_upload_bytes
+        self.python = python
+        self.volume = None
+        self.segmentation = None
+        self.job = None
+        self.state.update(initial_state())
+
+    # Loading -----------------------------------------------------------------------------------------
+    def _private_folder(self, kind: str) -> Path:
+        folder = self.work_dir / kind / uuid.uuid4().hex[:12]
+        folder.mkdir(parents=True)
+        return folder
+
+    def load_path(self, path: str | Path) -> None:
+        """Load a volume file or DICOM folder (checked by the core) as the case, replacing the previous one."""
+        volume = self.logic.load_volume(path)
+        self._set_volume(volume)
+
+    def load_upload(self, files: list[dict] | dict | None) -> None:
+        """An uploaded file: a volume (NIfTI, NRRD, MHA) or a ``.zip`` of one DICOM series. Refused with a
+        message when too large, of another type, unreadable, or a zip holding several series."""
+        if not files:
+            return
+        file = files[0] if isinstance(files, list) else files
+        name = Path(str(file.get("name", "upload"))).name  # never a path from the client
+        content = file.get("content") or b""
+        if len(content) > self.max_upload_bytes or int(file.get("size") or 0) > self.max_upload_bytes:
+            raise SacralTumorAIError(f"{name}: larger than the upload limit ({self.max_upload_bytes // 2**20} MB); start the app with the file path instead")
+        suffix = full_suffix(name)
+        if suffix != ".zip" and suffix not in IMAGE_SUFFIXES:
+            raise SacralTumorAIError(f"{name}: not a volume this app reads (NIfTI, NRRD, MHA, or a .zip of a DICOM series)")
+        folder = self._private_folder("uploads")
+        try:
+            path = folder / name
+            path.write_bytes(content)
+            if suffix == ".zip":
+                path = self._unzip(path, folder / "dicom")
+            self.load_path(path)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    @staticmethod
+    def _unzip(archive: Path, into: Path) -> Path:
+        if not zipfile.is_zipfile(archive):
+            raise SacralTumorAIError(f"{archive.name}: not a readable .zip file")
+        with zipfile.ZipFile(archive) as zipped:
+            for member in zipped.infolist():
+                if not (into / member.filename).resolve().is_relative_to(into.resolve()):
+                    raise SacralTumorAIError(f"{archive.name}: an entry would be written outside the upload folder")
+            zipped.extractall(into)
+        return into
+
+    def _set_volume(self, volume) -> None:
+        self._remove_results()
+        if self.volume is not None:
+            self.logic.scene.RemoveNode(self.volume)
+        self.volume = volume
+        modality = self.logic.describe_volume(volume)["modality"]["guess"]
+        kind = "ct" if modality == "CT" else (guess_sequence(volume.GetName()) or "t2")
+        self.display.show_volume(volume, do_reset_views=True)
+        self.state.update({**initial_state(), "sta_volume_name": volume.GetName(), "sta_input_kind": kind})
+        LOG.info("volume loaded (%s)", modality)  # no names or paths: they may identify a patient
+
+    # Segment -----------------------------------------------------------------------------------------
+    def _inputs(self) -> SegmentationInputs:
+        if self.volume is None:
+            raise SacralTumorAIError("no volume loaded: open a file first")
+        return SegmentationInputs(**{self.state.sta_input_kind: self.volume})
+
+    async def _run_job(self, job, finish, status: str) -> None:
+        """Poll a background job into the page, then ``finish(job)``; one job at a time."""
+        self.job = job
+        self.state.update({"sta_busy": True, "sta_progress": 0.0, "sta_status": status, "sta_error": ""})
+        self.state.flush()
+        try:
+            while not job.done:
+                fraction, message = job.update()
+                with self.state:
+                    self.state.sta_progress, self.state.sta_status = round(100 * fraction), message
+                await asyncio.sleep(POLL_SECONDS)
+            if not job.cancelled:
+                finish(job)
+        except SacralTumorAIError as error:
+            with self.state:
+                self.state.sta_error = str(error)
+        finally:
+            if self.job is job:
+                self.job = None
+            shutil.rmtree(job.staged.folder.parent, ignore_errors=True)
+            with self.state:
+                self.state.sta_busy = False
+
+    def _refuse_if_busy(self) -> bool:
+        if self.job is not None:
+            self.state.sta_error = "A step is already running: wait for it or press Cancel."
+        return self.job is not None
+
+    async def segment(self) -> None:
+        """Run the pipeline in a background process, updating the page."""
+        if self._refuse_if_busy():
+            return
+        job = self.logic.start_segmentation(self._inputs(), SegmentationOptions(), self.python, work_root=self._private_folder("runs"))
+        await self._run_job(job, self._show_segmentation, "segmenting")
+
+    def _show_segmentation(self, job) -> None:
+        outcome = self.logic.finish_segmentation(job)
+        self._remove_results()
+        self.segmentation = outcome.segmentation_node
+        self.editor.set_active_segmentation(self.segmentation, self.volume)
+        self.editor.set_active_segment_id("tumor")  # corrections are mostly to the tumour
+        centre = tumour_centre_ras(outcome.location.location)
+        if centre is not None:
+            show_slices_at(self.logic.scene, centre)
+        with self.state:
+            self.state.sta_status = "segmented"
+            self.state.sta_progress = 100
+            self.state.sta_segments = self._segment_rows(outcome.result["volumes_ml"])
+            self.state.sta_location = location_lines(outcome.location.location)
+            self.state.sta_error = "\n".join(outcome.result.get("warnings", []))
+
+    def cancel(self) -> None:
+        """Stop the running segmentation; the scene stays as it was."""
+        if self.job is None:
+            return
+        job, self.job = self.job, None
+        job.cancel()
+        self.state.update({"sta_busy": False, "sta_progress": 0, "sta_status": "cancelled: nothing was added"})
+
+    def _segment_rows(self, volumes: dict[str, float]) -> list[dict[str, Any]]:
+        from sacral_tumor_ai.labels import label_by_name
+
+        return [{"name": label_by_name(name).display_name, "ml": round(value, 1)} for name, value in volumes.items() if value > 0]
+
+    def _remove_results(self) -> None:
+        """Take the previous segmentation and its result nodes out of the scene (one case at a time)."""
+        if self.segmentation is None:
+            return
+        from SacralTumorAILib.logic import CHART_ROLE, FRAME_ROLE, LOCATION_ROLE, PROBABILITIES_ROLE, SERIES_ROLE
+
+        for role in (SERIES_ROLE, CHART_ROLE, PROBABILITIES_ROLE, FRAME_ROLE, LOCATION_ROLE):
+            node = self.segmentation.GetNodeReference(role)
+            if node is not None:
+                self.logic.scene.RemoveNode(node)
+        self.logic.scene.RemoveNode(self.segmentation)
+        self.segmentation = None
+
+    # Classify and download ---------------------------------------------------------------------------
+    async def classify(self) -> None:
+        """Classify from the segmentation as it is now (painted corrections included), in the background."""
+        if self._refuse_if_busy():
+            return
+        if self.segmentation is None:
+            raise SacralTumorAIError("nothing to classify yet: press Segment first")
+        clinical = {"age": self.state.sta_age or None, "sex": self.state.sta_sex or None}
+        job = self.logic.start_classification(self.segmentation, self.volume, clinical, python=self.python, work_root=self._private_folder("runs"))
+        await self._run_job(job, self._show_classification, "classifying")
+
+    def _show_classification(self, job) -> None:
+        outcome = self.logic.finish_classification(job)
+        classification = outcome.classification
+        with self.state:
+            self.state.update({
+                "sta_probabilities": [{"name": n.replace("_", " "), "value": classification["probabilities"][n]} for n in classification["ranking"]],
+                "sta_classification_warnings": classification["warnings"],
+                "sta_location": location_lines(outcome.location.location),
+                "sta_segments": self._segment_rows(outcome.volumes_ml),
+                "sta_classified": True, "sta_status": "classified", "sta_error": "",
+            })
+
+    def download(self, key: str) -> bytes:
+        """The bytes of one export (``DOWNLOADS``), written complete in a private folder first."""
+        if self.segmentation is None:
+            raise SacralTumorAIError("nothing to download yet: press Segment first")
+        suffix, _ = DOWNLOADS[key]
+        folder = self._private_folder("exports")
+        try:
+            self.logic.export_results(self.segmentation, self.volume, folder, "segmentation", dicom=False)
+            return (folder / f"segmentation{suffix}").read_bytes()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def location_lines(location: dict[str, Any]) -> list[str]:
+    """The hip-frame readout for the page."""
+    if not location.get("available"):
+        return [f"Location unavailable: {location.get('reason', '')}"]
+    x, y, z = location["centroid_frame"]
+    zones = ", ".join(location["enneking_zones"]) or "none (soft tissue only)"
+    lines = [f"Enneking zone(s): {zones}"]
+    if location.get("sacral_levels"):
+        lines.append(f"Sacral levels: {', '.join(location['sacral_levels'])}")
+    lines.append(f"Centroid in the hip frame: {x:+.0f} mm left, {y:+.0f} mm posterior, {z:+.0f} mm superior")
+    lines.append(f"Tumour volume: {location['volume_ml']:.1f} mL")
+    return lines

@@ -1,0 +1,166 @@
+"""The browser app end to end in Debian's headless Chromium (Playwright): start the server on the bundled case,
+Segment, see the segments, erase part of the tumour with trame-slicer's Segment Editor, Classify, download
+and read back; and the bad inputs. Screenshots go to Testing/artifacts/web/."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+pytest.importorskip("trame_slicer", reason="trame-slicer is part of the project's set-up")
+playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is part of the project's set-up")
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "web"
+SEGMENT_TIMEOUT_MS = 600_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``sacral-tumor-ai web`` on the bundled case, as a user starts it; yields (url, work folder, log)."""
+    if not CHROMIUM.exists():
+        pytest.fail("/usr/bin/chromium is missing: scripts/setup.sh installs it (apt-get install chromium)")
+    work = tmp_path_factory.mktemp("web-work")
+    log = tmp_path_factory.mktemp("web-log") / "server.log"
+    port = _free_port()
+    with open(log, "w") as handle:
+        process = subprocess.Popen([sys.executable, "-m", "sacral_tumor_ai", "web", "--port", str(port), "--work-dir", str(work)], stdout=handle, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while url not in log.read_text(errors="replace") or not _listening(port):
+        if process.poll() is not None or time.time() > deadline:
+            process.kill()
+            pytest.fail(f"the web app did not start:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.5)
+    yield url, work, log
+    process.terminate()
+    process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(server[0], wait_until="networkidle")
+    page.wait_for_selector("#sta-segment")
+    yield page
+    context.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def _tumour_ml(page) -> float:
+    return float(re.search(r"Tumour volume: ([\d.]+) mL", page.inner_text("#sta-location")).group(1))
+
+
+def _red_pixels(path: Path) -> int:
+    image = sitk.GetArrayFromImage(sitk.ReadImage(str(path)))[..., :3].astype(int)
+    return int(((image[..., 0] > 170) & (image[..., 1] < 110) & (image[..., 2] < 110)).sum())
+
+
+def test_segment_correct_classify_download(page, tmp_path: Path) -> None:
+    _shot(page, "1-loaded")
+    before = ARTIFACTS / "1-loaded.png"
+    page.click("#sta-segment")
+    page.wait_for_selector("#sta-progress", timeout=20_000)  # progress shows while the page stays live
+    page.wait_for_selector(".sta-segment", timeout=SEGMENT_TIMEOUT_MS)
+    page.wait_for_timeout(2000)  # the views' next frames
+    _shot(page, "2-segmented")
+    segments = page.inner_text("#sta-segments")
+    for name in ("Tumor", "Left hip bone", "Right hip bone", "Sacrum"):
+        assert re.search(rf"{name}: [1-9][\d.]* mL", segments), segments
+    assert "Enneking zone(s)" in page.inner_text("#sta-location")
+    assert _red_pixels(ARTIFACTS / "2-segmented.png") > _red_pixels(before) + 500  # the tumour overlay is visible
+
+    # A correction with trame-slicer's eraser on the tumour (the active segment), dragged across the axial view.
+    page.click("button:has(.mdi-eraser)")
+    view = page.query_selector_all("img.image-display-area, .image-display-area")[0].bounding_box()
+    y = view["y"] + 0.78 * view["height"]
+    page.mouse.move(view["x"] + 0.40 * view["width"], y)
+    page.mouse.down()
+    for step in range(1, 31):
+        page.mouse.move(view["x"] + (0.40 + 0.02 * step) * view["width"], y, steps=2)
+    page.mouse.up()
+    page.wait_for_timeout(1500)
+    _shot(page, "3-corrected")
+    before_ml = _tumour_ml(page)
+
+    page.fill("#sta-age", "58")
+    page.click("#sta-classify")
+    page.wait_for_selector(".sta-probability", timeout=60_000)
+    _shot(page, "4-classified")
+    values = [float(cell.get_attribute("data-value")) for cell in page.query_selector_all(".sta-value")]
+    assert len(values) == 6 and abs(sum(values) - 1) < 1e-3
+    assert _tumour_ml(page) < before_ml  # recomputed from the corrected segmentation
+
+    with page.expect_download() as download:
+        page.click("#sta-download-seg_nrrd")
+    saved = tmp_path / "downloaded.seg.nrrd"
+    download.value.save_as(saved)
+    from sacral_tumor_ai.io import read_seg_nrrd
+
+    labelmap = read_seg_nrrd(saved)
+    counts = np.bincount(sitk.GetArrayViewFromImage(labelmap).ravel(), minlength=5)
+    assert all(counts[1:5] > 0)
+    tumour_ml = counts[1] * np.prod(labelmap.GetSpacing()) / 1000
+    assert abs(tumour_ml - _tumour_ml(page)) < 0.05 * _tumour_ml(page)  # the corrected mask, not the model's
+    with page.expect_download() as report:
+        page.click("#sta-download-report")
+    assert report.value.path().read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bad_uploads_and_a_second_segment_click(page, server, tmp_path: Path) -> None:
+    url, work, log = server
+    png = tmp_path / "photo.png"
+    sitk.WriteImage(sitk.Image(8, 8, sitk.sitkUInt8), str(png))
+    upload = page.locator("input#sta-upload, #sta-upload input[type=file]").first
+    upload.set_input_files(str(png))
+    page.wait_for_selector("#sta-error", timeout=30_000)
+    assert "not a volume this app reads" in page.inner_text("#sta-error")
+    corrupt = tmp_path / "scan.nii.gz"
+    corrupt.write_bytes(b"\x1f\x8b" + b"corrupt" * 100)
+    upload.set_input_files(str(corrupt))
+    page.wait_for_function("document.querySelector('#sta-error') && document.querySelector('#sta-error').innerText.includes('scan.nii.gz')", timeout=30_000)
+    assert "demo_ct_lesion" in page.inner_text("#sta-volume")  # the loaded case is kept
+
+    page.click("#sta-segment")
+    page.wait_for_selector("#sta-cancel", timeout=20_000)
+    assert page.is_disabled("#sta-segment")  # a second click cannot start another run
+    page.click("#sta-cancel")
+    page.wait_for_function("document.querySelector('#sta-status').innerText.includes('cancelled')", timeout=30_000)
+    _shot(page, "5-cancelled")
+    page.wait_for_timeout(1000)
+    runs = work / "runs"
+    assert not runs.exists() or not any(runs.iterdir())  # no run files left behind
+    assert "demo_ct_lesion" not in log.read_text(errors="replace")  # no file names (patient data) in the log
