@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from trame.app import TrameApp
+from trame.app import TrameApp, asynchronous
 from trame_slicer import module as trame_slicer_module
 from trame_slicer.app.logic.download_scene_logic import DownloadSceneLogic
 from trame_slicer.app.logic.layout_button_logic import LayoutButtonLogic
@@ -95,7 +95,13 @@ class SacralTumorAIWebApp(TrameApp):
                     await action(*args, **kwargs)
                 except SacralTumorAIError as error:
                     shown(error)
-            return guarded_async
+
+            def start(*args, **kwargs) -> None:
+                # A task of its own, not returned: trame awaits what a trigger returns, and the page's next
+                # clicks (Cancel) must be served while the step runs.
+                asynchronous.create_task(guarded_async(*args, **kwargs))
+
+            return start
 
         def guarded(*args, **kwargs):
             try:

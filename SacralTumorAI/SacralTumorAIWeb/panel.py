@@ -64,7 +64,8 @@ class SacralTumorAIPanel(VCard):
                     with html.Tbody():
                         with html.Tr(v_for="row in sta_probabilities", classes="sta-probability"):
                             html.Td("{{ row.name }}", classes="sta-class")
-                            html.Td("{{ (100 * row.value).toFixed(1) }} %", classes="sta-value", **{"data-value": ("row.value",)})
+                            html.Td("{{ (100 * row.value).toFixed(1) }} %", classes="sta-percent")
+                            html.Td("{{ row.value }}", classes="sta-value d-none")  # exact, for tests and copy-paste
                             with html.Td(style="width: 40%"):
                                 VProgressLinear(model_value=("100 * row.value",), height=10, color="red-lighten-1")
                 html.Div("{{ warning }}", v_for="warning in sta_classification_warnings", classes="text-caption text-orange")

@@ -86,6 +86,9 @@ def test_corrupt_nifti(tmp_path: Path, real_ct_path: Path) -> None:
     garbage = tmp_path / "garbage.nii.gz"
     garbage.write_bytes(gzip.compress(b"this is not a nifti header" * 20))
     _expect_error(garbage, "cannot be read")
+    not_gzip = tmp_path / "scan.nii.gz"  # a .gz name on bytes that are not a gzip stream
+    not_gzip.write_bytes(b"\x1f\x8b" + b"corrupt" * 100)
+    _expect_error(not_gzip, "corrupt")
 
 
 def test_4d_volume(tmp_path: Path) -> None:

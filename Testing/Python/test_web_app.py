@@ -105,12 +105,15 @@ def test_segment_correct_classify_download(page, tmp_path: Path) -> None:
 
     # A correction with trame-slicer's eraser on the tumour (the active segment), dragged across the axial view.
     page.click("button:has(.mdi-eraser)")
-    view = page.query_selector_all("img.image-display-area, .image-display-area")[0].bounding_box()
-    y = view["y"] + 0.78 * view["height"]
-    page.mouse.move(view["x"] + 0.40 * view["width"], y)
+    page.wait_for_timeout(1000)
+    view = page.query_selector_all(".image-display-area")[0].bounding_box()
+    y = view["y"] + 0.80 * view["height"]
+    page.mouse.move(view["x"] + 0.45 * view["width"], y)
+    page.wait_for_timeout(300)
     page.mouse.down()
-    for step in range(1, 31):
-        page.mouse.move(view["x"] + (0.40 + 0.02 * step) * view["width"], y, steps=2)
+    for step in range(40):  # slowly: the remote view forwards events as they come
+        page.mouse.move(view["x"] + (0.45 + 0.006 * step) * view["width"], y)
+        page.wait_for_timeout(50)
     page.mouse.up()
     page.wait_for_timeout(1500)
     _shot(page, "3-corrected")
@@ -120,7 +123,7 @@ def test_segment_correct_classify_download(page, tmp_path: Path) -> None:
     page.click("#sta-classify")
     page.wait_for_selector(".sta-probability", timeout=60_000)
     _shot(page, "4-classified")
-    values = [float(cell.get_attribute("data-value")) for cell in page.query_selector_all(".sta-value")]
+    values = [float(cell.text_content()) for cell in page.query_selector_all(".sta-value")]
     assert len(values) == 6 and abs(sum(values) - 1) < 1e-3
     assert _tumour_ml(page) < before_ml  # recomputed from the corrected segmentation
 

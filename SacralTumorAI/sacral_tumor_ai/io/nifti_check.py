@@ -20,7 +20,10 @@ def _header_bytes(path: Path, count: int) -> bytes:
                 chunk = stream.read(65536)
                 if not chunk:
                     break
-                data += decompressor.decompress(chunk)
+                try:
+                    data += decompressor.decompress(chunk)
+                except zlib.error as error:
+                    raise InputImageError(path, f"is corrupt (gzip: {error})") from error
         return data[:count]
     with path.open("rb") as stream:
         return stream.read(count)
