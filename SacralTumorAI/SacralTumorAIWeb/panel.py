@@ -64,7 +64,7 @@ class SacralTumorAIPanel(VCard):
                     with html.Tbody():
                         with html.Tr(v_for="row in sta_probabilities", classes="sta-probability"):
                             html.Td("{{ row.name }}", classes="sta-class")
-                            html.Td("{{ (100 * row.value).toFixed(1) }} %", classes="sta-percent")
+                            html.Td("{{ (100 * row.value).toFixed(1) }} %", classes="sta-percent", style="white-space: nowrap")
                             html.Td("{{ row.value }}", classes="sta-value d-none")  # exact, for tests and copy-paste
                             with html.Td(style="width: 40%"):
                                 VProgressLinear(model_value=("100 * row.value",), height=10, color="red-lighten-1")

@@ -18,6 +18,7 @@ from typing import Any
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.io.image_io import IMAGE_SUFFIXES
 from sacral_tumor_ai.io.atomic import full_suffix
+from sacral_tumor_ai.io.dicom_series import list_dicom_series
 from sacral_tumor_ai.mriseg.sequence_names import guess_sequence
 from SacralTumorAILib import SacralTumorAILogic
 from SacralTumorAILib.location_nodes import show_slices_at, tumour_centre_ras
@@ -90,7 +91,7 @@ class WorkflowLogic:
             path = folder / name
             path.write_bytes(content)
             if suffix == ".zip":
-                path = self._unzip(path, folder / "dicom")
+                path = self._series_folder(self._unzip(path, folder / "dicom"), name)
             self.load_path(path)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -106,6 +107,17 @@ class WorkflowLogic:
                     raise SacralTumorAIError(f"{archive.name}: an entry would be written outside the upload folder")
             zipped.extractall(into)
         return into
+
+    @staticmethod
+    def _series_folder(root: Path, name: str) -> Path:
+        """The one folder of an unzipped upload holding a DICOM series; refuses none or several series."""
+        found = [(folder, series) for folder in (root, *sorted(p for p in root.rglob("*") if p.is_dir())) for series in list_dicom_series(folder)]
+        if not found:
+            raise SacralTumorAIError(f"{name} holds no DICOM image series")
+        if len(found) > 1:
+            listing = "; ".join(f"'{series.description or series.uid}' ({len(series.files)} files)" for _, series in found)
+            raise SacralTumorAIError(f"{name} holds {len(found)} DICOM series ({listing}): upload a .zip of the one series to segment")
+        return found[0][0]
 
     def _set_volume(self, volume) -> None:
         self._remove_results()

@@ -47,3 +47,24 @@ def test_bad_input_exits_non_zero_and_writes_nothing(tmp_path: Path) -> None:
 def test_series_lists_the_dicom_folder(dicom_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["series", str(dicom_folder)]) == 0
     assert "CT Body 3.0" in capsys.readouterr().out
+
+
+def test_classify_command_on_a_corrected_labelmap(tmp_path: Path, real_ct_path: Path) -> None:
+    import json
+
+    import SimpleITK as sitk
+
+    from conftest import block_labelmap
+    from sacral_tumor_ai.cli import main
+    from sacral_tumor_ai.io import read_image
+
+    labelmap = tmp_path / "corrected.nii.gz"
+    sitk.WriteImage(block_labelmap(read_image(real_ct_path)), str(labelmap))
+    out = tmp_path / "classified.json"
+    assert main(["classify", str(real_ct_path), str(labelmap), "--out", str(out), "--age", "40", "--sex", "F"]) == 0
+    result = json.loads(out.read_text())
+    assert result["classification"]["available"] and abs(sum(result["classification"]["probabilities"].values()) - 1) < 1e-3
+    assert result["classification"]["clinical_used"] == {"age": 40.0, "sex": "F"}
+    assert result["volumes_ml"]["tumor"] > 0 and "available" in result["location"]
+    assert main(["classify", str(real_ct_path), str(labelmap), "--out", str(tmp_path / "x.json"), "--sex", "X"]) == 2
+    assert not (tmp_path / "x.json").exists()

@@ -123,3 +123,14 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
     assert ci[-1] == block[1]
     assert "bash scripts/setup.sh" in block[0] and "bash scripts/setup.sh" in ci
+
+
+def test_front_ends_do_not_load_torch() -> None:
+    # torch (and triton's LLVM) must stay out of a front end's process: it crashes against the renderer's
+    # native libraries there. Long steps run as core commands in a background process instead.
+    import subprocess
+    import sys
+
+    code = "import sys, SacralTumorAILib.logic, SacralTumorAIWeb.app; print(sorted(m for m in ('torch', 'triton', 'monai') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]", loaded

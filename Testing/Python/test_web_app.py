@@ -5,9 +5,6 @@ and read back; and the bad inputs. Screenshots go to Testing/artifacts/web/."""
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,21 +15,10 @@ import SimpleITK as sitk
 pytest.importorskip("trame_slicer", reason="trame-slicer is part of the project's set-up")
 playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is part of the project's set-up")
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from SacralTumorAIWeb.server_process import CHROMIUM, CHROMIUM_FLAGS, start_server  # noqa: E402
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "web"
 SEGMENT_TIMEOUT_MS = 600_000
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +28,10 @@ def server(tmp_path_factory):
         pytest.fail("/usr/bin/chromium is missing: scripts/setup.sh installs it (apt-get install chromium)")
     work = tmp_path_factory.mktemp("web-work")
     log = tmp_path_factory.mktemp("web-log") / "server.log"
-    port = _free_port()
-    with open(log, "w") as handle:
-        process = subprocess.Popen([sys.executable, "-m", "sacral_tumor_ai", "web", "--port", str(port), "--work-dir", str(work)], stdout=handle, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while url not in log.read_text(errors="replace") or not _listening(port):
-        if process.poll() is not None or time.time() > deadline:
-            process.kill()
-            pytest.fail(f"the web app did not start:\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.5)
+    try:
+        process, url = start_server(work, log)
+    except RuntimeError as error:
+        pytest.fail(str(error))
     yield url, work, log
     process.terminate()
     process.wait(30)
@@ -60,7 +40,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     with playwright.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
 
@@ -122,6 +102,7 @@ def test_segment_correct_classify_download(page, tmp_path: Path) -> None:
     page.fill("#sta-age", "58")
     page.click("#sta-classify")
     page.wait_for_selector(".sta-probability", timeout=60_000)
+    page.locator("#sta-probabilities").scroll_into_view_if_needed()
     _shot(page, "4-classified")
     values = [float(cell.text_content()) for cell in page.query_selector_all(".sta-value")]
     assert len(values) == 6 and abs(sum(values) - 1) < 1e-3
@@ -167,3 +148,44 @@ def test_bad_uploads_and_a_second_segment_click(page, server, tmp_path: Path) ->
     runs = work / "runs"
     assert not runs.exists() or not any(runs.iterdir())  # no run files left behind
     assert "demo_ct_lesion" not in log.read_text(errors="replace")  # no file names (patient data) in the log
+
+
+def test_a_dicom_zip_with_several_series_is_refused(page, tmp_path: Path, real_ct_path: Path) -> None:
+    import zipfile
+
+    from sacral_tumor_ai.io import read_image
+    from sacral_tumor_ai.io.dicom_seg import write_dicom_seg
+
+    image = read_image(real_ct_path)
+    empty = sitk.Image(image.GetSize(), sitk.sitkUInt8)
+    empty.CopyInformation(image)
+    archive = tmp_path / "study.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for index in range(2):  # two series of the real CT, each written as a new DICOM series
+            written = write_dicom_seg(empty, tmp_path / f"s{index}", image=image, description=f"series {index}")
+            for file in written.written_image_files:
+                zipped.write(file, f"series{index}/{file.name}")
+    page.locator("input#sta-upload, #sta-upload input[type=file]").first.set_input_files(str(archive))
+    page.wait_for_function("document.querySelector('#sta-error') && document.querySelector('#sta-error').innerText.includes('2 DICOM series')", timeout=60_000)
+    assert "demo_ct_lesion" in page.inner_text("#sta-volume")
+
+
+def test_closing_the_page_mid_run_stops_the_run_and_the_server_stays_usable(browser, server) -> None:
+    url, work, _ = server
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(url, wait_until="networkidle")
+    page.click("#sta-segment")
+    page.wait_for_selector("#sta-cancel", timeout=20_000)
+    page.close(run_before_unload=True)  # the user closes the tab mid-run (the browser's unload event)
+    context.close()
+    runs = work / "runs"
+    deadline = time.time() + 30
+    while runs.exists() and any(runs.iterdir()) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not runs.exists() or not any(runs.iterdir())  # the run was stopped and its files removed
+    again = browser.new_page()
+    again.goto(url, wait_until="networkidle")
+    again.wait_for_selector("#sta-segment")
+    assert not again.is_disabled("#sta-segment")  # not stuck "busy"
+    again.close()
