@@ -7,7 +7,8 @@
 #
 # ALLSEQ_INIT and BASELINE_INIT (optional) name MRI model packages to start the All-sequence model and the
 # 2D baseline from; empty, both train from scratch. v0.2.0 started from the 8-epoch snapshots of the v0.1.0
-# build (generator 1.1 cohort), so that both start from the same training budget; its model cards say so.
+# build (generator 1.1 cohort), so that both start from the same training budget; INIT_NOTE (optional) is
+# the sentence the model cards print about it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -37,4 +38,4 @@ both $CLI evaluate-mri --model "$BUILD/mri-allseq/model" --limit 6 --datalist "$
 wait_all
 # 2.5D against 2D at the same training budget (8 epochs each), every sequence alone.
 $CLI evaluate-mri --model "$BUILD/mri-allseq-e8" --baseline-2d "$BUILD/mri-2d/model" --largest-combination 1 --datalist "$DATA" --split test --out "$BUILD/eval-mri-2d"
-.venv/bin/python scripts/install_mri_models.py "$BUILD"
+.venv/bin/python scripts/install_mri_models.py "$BUILD" --init-note "${INIT_NOTE:-}"

@@ -2,13 +2,15 @@
 packages, write their model cards, and install them as the bundled MRI models
 (SacralTumorAI/sacral_tumor_ai/data/models/mri-allseq and mri-t2fusion).
 
-    .venv/bin/python scripts/install_mri_models.py BUILD_DIR
+    .venv/bin/python scripts/install_mri_models.py BUILD_DIR [--init-note TEXT]
+
+``--init-note`` says in the cards where the All-sequence model and the 2D baseline started from, when the
+build was given ALLSEQ_INIT/BASELINE_INIT (see build_mri_models.sh).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from sacral_tumor_ai.demo import bundled_model_path
@@ -39,7 +41,7 @@ def _limitations(extra: list[str]) -> list[str]:
     ]
 
 
-def main(build: Path) -> None:
+def main(build: Path, init_note: str = "") -> None:
     evaluation = json.loads((build / "eval-mri" / "metrics.json").read_text())
     table = (build / "eval-mri" / "table.md").read_text().strip().splitlines()
     combined = json.loads((build / "eval-mri-combinations" / "metrics.json").read_text())
@@ -58,8 +60,8 @@ def main(build: Path) -> None:
         f"| {a.split(': ')[1]} | {_mean(budget, a):.3f} | {_mean(budget, b):.3f} | {_bones(budget, a):.3f} | {_bones(budget, b):.3f} |" for a, b in two_d
     ]
     for name, run, extra in (
-        ("mri-allseq", "mri-allseq", ["- Sequence combinations average the model's outputs on each sequence after ANTs registration to the first; the 2D baseline is the same network and training on single slices."]),
-        ("mri-t2fusion", "mri-t2fusion", ["- Initialised from the All-sequence model after 8 epochs (with the CET1-w filters at zero), then trained on T2-w + CET1-w registered by ANTs (rigid + affine)."]),
+        ("mri-allseq", "mri-allseq", ["- Sequence combinations average the model's outputs on each sequence after ANTs registration to the first; the 2D baseline is the same network and training on single slices.", *([f"- {init_note}"] if init_note else [])]),
+        ("mri-t2fusion", "mri-t2fusion", ["- Initialised from the All-sequence model after 8 epochs (with the CET1-w filters at zero), then trained on T2-w + CET1-w registered by ANTs (rigid + affine).", *([f"- The All-sequence model it started from: {init_note}"] if init_note else [])]),
     ):
         package = install_package(build / run / "model", bundled_model_path(name), test)
         history = (build / run / "training_log.csv").read_text().strip().splitlines()
@@ -81,4 +83,10 @@ def main(build: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    import argparse
+
+    parser = argparse.ArgumentParser(description="record test metrics, write model cards, install the MRI models")
+    parser.add_argument("build", type=Path)
+    parser.add_argument("--init-note", default="", help="where the models started from, for the cards")
+    arguments = parser.parse_args()
+    main(arguments.build, arguments.init_note)
