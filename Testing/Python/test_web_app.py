@@ -189,3 +189,31 @@ def test_closing_the_page_mid_run_stops_the_run_and_the_server_stays_usable(brow
     again.wait_for_selector("#sta-segment")
     assert not again.is_disabled("#sta-segment")  # not stuck "busy"
     again.close()
+
+
+@pytest.fixture
+def workflow(tmp_path: Path):
+    """The app's workflow on a real trame state and MRML scene, without views (upload checks only)."""
+    import slicer
+    from trame.app import get_server
+
+    from SacralTumorAIWeb.workflow_logic import WorkflowLogic
+
+    return WorkflowLogic(get_server(f"uploads-{tmp_path.name}").state, slicer.vtkMRMLScene(), None, None, tmp_path / "work", max_upload_bytes=1000)
+
+
+def test_uploads_are_limited_named_safely_and_kept_inside_the_work_folder(workflow, tmp_path: Path) -> None:
+    import zipfile
+
+    from sacral_tumor_ai.errors import SacralTumorAIError
+
+    with pytest.raises(SacralTumorAIError, match="upload limit"):
+        workflow.load_upload([{"name": "big.nii.gz", "content": b"x" * 2000, "size": 2000}])
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("../../escaped.dcm", b"x")
+    with pytest.raises(SacralTumorAIError, match="outside the upload folder"):
+        workflow.load_upload([{"name": "../../../evil.zip", "content": archive.read_bytes(), "size": archive.stat().st_size}])
+    assert not (tmp_path / "escaped.dcm").exists() and not (tmp_path / "work" / "escaped.dcm").exists()
+    assert not any((tmp_path / "work" / "uploads").iterdir())  # a refused upload leaves nothing behind
+    assert workflow.volume is None
