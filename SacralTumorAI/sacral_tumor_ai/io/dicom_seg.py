@@ -158,17 +158,8 @@ def _description(label: Label, number: int):
         algorithm_identification=hd.AlgorithmIdentificationSequence(name="SacralTumorAI", version=__version__, family=codes.cid7162.ArtificialIntelligence),
         tracking_id=label.name,
         tracking_uid=hd.UID(),
-        display_color=hd.color.CIELabColor(*_lab(label.color)),
+        display_color=hd.color.CIELabColor.from_rgb(*(255 * c for c in label.color)),
     )
-
-
-def _lab(rgb: tuple[float, float, float]) -> tuple[float, float, float]:
-    """CIE L*a*b* (D65) of an sRGB colour in [0, 1]."""
-    linear = np.array([c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb])
-    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ linear
-    xyz /= np.array([0.95047, 1.0, 1.08883])
-    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
-    return float(116 * f[1] - 16), float(500 * (f[0] - f[1])), float(200 * (f[1] - f[2]))
 
 
 def write_dicom_seg(
