@@ -44,6 +44,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.demo import demo_case_path
+    from sacral_tumor_ai.hipframe.table import location_line
     from sacral_tumor_ai.progress import Progress
     from sacral_tumor_ai.run import run_case
 
@@ -54,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
     result = run_case(source, args.out, args.model, args.provider, args.device, args.series, progress, clinical, args.classifier, mri, args.fusion_model, args.mri_model, args.registration)
     print(f"input        {result['input']['path']}")
     print("volumes (mL) " + ", ".join(f"{name} {volume:.1f}" for name, volume in result["volumes_ml"].items()))
-    print(f"location     {describe_location_line(result['location'])}")
+    print(f"location     {location_line(result['location'])}")
     print(f"class        {describe_classification_line(result['classification'])}")
     print(f"time         {result['timings_s']['end_to_end']:.1f} s")
     for warning in result["warnings"]:
@@ -88,16 +89,6 @@ def mri_inputs(args: argparse.Namespace) -> dict[str, str] | None:
     elif files and args.input:
         raise SacralTumorAIError("an input without --modality is a CT; with --t1/--t2/--dwi/--cet1 give --modality for it too")
     return files or None
-
-
-def describe_location_line(location: dict) -> str:
-    """One line for people: zones and centroid in the hip frame, or why there is no location."""
-    if not location["available"]:
-        return f"not available: {location['reason']}"
-    zones = ", ".join(location["enneking_zones"]) or "none (soft tissue only)"
-    levels = f" ({', '.join(location['sacral_levels'])})" if location["sacral_levels"] else ""
-    x, y, z = location["centroid_frame"]
-    return f"Enneking zone(s) {zones}{levels}; centroid {x:+.0f} mm left, {y:+.0f} mm posterior, {z:+.0f} mm superior in the hip frame"
 
 
 def describe_classification_line(classification: dict) -> str:

@@ -8,18 +8,13 @@ from typing import Any
 
 import SimpleITK as sitk
 
+from sacral_tumor_ai.hipframe.table import location_line
 from sacral_tumor_ai.preview import draw_orthogonal, save_figure
 
 
 def _summary_lines(document: dict[str, Any]) -> list[str]:
     lines = ["Volumes: " + ", ".join(f"{name} {value:.1f} mL" for name, value in document["volumes_ml"].items())]
-    location = document["location"]
-    if location.get("available"):
-        x, y, z = location["centroid_frame"]
-        zones = ", ".join(location["enneking_zones"]) or "none (soft tissue only)"
-        lines.append(f"Enneking zone(s) {zones}; centroid {x:+.0f} mm left, {y:+.0f} mm posterior, {z:+.0f} mm superior (hip frame)")
-    else:
-        lines.append(f"Location unavailable: {location.get('reason', '')}")
+    lines.append(f"Location: {location_line(document['location'])}")
     lines += [f"Warning: {warning}" for warning in document.get("warnings", [])]
     return lines
 

@@ -11,6 +11,16 @@ def _number(value: float | None, digits: int = 1) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
+def location_line(location: dict[str, Any]) -> str:
+    """One line for people: zones and centroid in the hip frame, or why there is no location."""
+    if not location["available"]:
+        return f"not available: {location['reason']}"
+    zones = ", ".join(location["enneking_zones"]) or "none (soft tissue only)"
+    levels = f" ({', '.join(location['sacral_levels'])})" if location["sacral_levels"] else ""
+    x, y, z = location["centroid_frame"]
+    return f"Enneking zone(s) {zones}{levels}; centroid {x:+.0f} mm left, {y:+.0f} mm posterior, {z:+.0f} mm superior in the hip frame"
+
+
 def location_rows(location: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Human-readable rows of :func:`describe_location`'s result; unavailable locations give their reason."""
     if not location["available"]:
