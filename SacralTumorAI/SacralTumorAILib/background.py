@@ -53,6 +53,11 @@ def stage_images(images: dict, work_root: str | Path | None = None) -> StagedRun
     return StagedRun(folder, files, {str(path): key for key, path in files.items()})
 
 
+def optional_arguments(pairs: tuple[tuple[str, object], ...]) -> list[str]:
+    """Command-line flags with their values, leaving out those not given (None or empty)."""
+    return [argument for flag, value in pairs if value not in (None, "") for argument in (flag, str(value))]
+
+
 def _core_environment() -> dict[str, str]:
     """This environment, with the folder holding ``sacral_tumor_ai`` first on PYTHONPATH: inside Slicer the
     core sits in the module's folder, which only the running Slicer has on its path."""

@@ -22,7 +22,7 @@ from sacral_tumor_ai.segmentation import label_volumes_ml
 from SacralTumorAILib.classification_nodes import CLASSIFICATION_ATTRIBUTE, add_probability_chart, add_probability_table
 from SacralTumorAILib.location_nodes import add_frame_markups, add_location_table
 from SacralTumorAILib.scene_changes import all_or_nothing, replace_referenced
-from SacralTumorAILib.background import BackgroundJob, StagedRun, stage_images
+from SacralTumorAILib.background import BackgroundJob, StagedRun, optional_arguments, stage_images
 from SacralTumorAILib.segment_job import (
     SegmentationInputs,
     SegmentationOptions,
@@ -43,6 +43,7 @@ CLASSIFIED_MASK_ATTRIBUTE = "SacralTumorAI.ClassifiedMask"
 # Node reference roles from a segmentation to the result nodes made from it (replaced on every new result).
 FRAME_ROLE, LOCATION_ROLE = "sacralTumorAIFrame", "sacralTumorAILocation"
 PROBABILITIES_ROLE, CHART_ROLE, SERIES_ROLE = "sacralTumorAIProbabilities", "sacralTumorAIChart", "sacralTumorAIChartSeries"
+RESULT_ROLES = (SERIES_ROLE, CHART_ROLE, PROBABILITIES_ROLE, FRAME_ROLE, LOCATION_ROLE)  # removal order: users first
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,17 @@ def mask_fingerprint(labelmap: sitk.Image) -> str:
     return hashlib.sha1(sitk.GetArrayViewFromImage(labelmap).tobytes()).hexdigest()[:16]
 
 
+def _write_segmentation(segmentation_node, labelmap: sitk.Image, folder: Path, stem: str) -> ExportedSegmentation:
+    labelmap_file = write_image(labelmap, folder / f"{stem}.nii.gz")
+    return ExportedSegmentation(save_segmentation(segmentation_node, folder / f"{stem}.seg.nrrd"), labelmap_file)
+
+
 class SacralTumorAILogic:
     """Scene-level operations. Takes the scene it works on; uses no ``slicer.util``, ``slicer.app`` or Qt.
 
-    Every method is synchronous (for scripts and tests) except ``start_segmentation``, which runs the same
-    pipeline in a background process for front ends; ``finish_segmentation`` brings its result in.
-    A method that fails leaves the scene as it was.
+    Every method is synchronous (for scripts and tests) except ``start_segmentation`` and
+    ``start_classification``, which run the same steps in a background process for front ends; their
+    ``finish_*`` methods bring the results in. A method that fails leaves the scene as it was.
     """
 
     def __init__(self, scene) -> None:
@@ -152,6 +158,19 @@ class SacralTumorAILogic:
     def add_segmentation(self, labelmap: sitk.Image, reference_volume, name: str = "Segmentation"):
         """Add a labelmap with the project's label table as a segmentation beside ``reference_volume``."""
         return add_segmentation_node(self.scene, labelmap, name, reference_volume)
+
+    def remove_segmentation(self, segmentation_node) -> None:
+        """Take a segmentation and the result nodes made from it (frame, tables, chart) out of the scene."""
+        for role in RESULT_ROLES:
+            node = segmentation_node.GetNodeReference(role)
+            if node is not None:
+                self.scene.RemoveNode(node)
+        self.scene.RemoveNode(segmentation_node)
+
+    def _modality(self, segmentation_node, reference_volume) -> str:
+        """"MR" or "CT": what the segmentation was made from, else the volume's own CT/MR guess."""
+        modality = segmentation_node.GetAttribute(MODALITY_ATTRIBUTE) or self.describe_volume(reference_volume)["modality"]["guess"]
+        return "MR" if modality == "MR" else "CT"
 
     def reference_volume(self, segmentation_node):
         """The volume a segmentation was made on (its reference geometry); raises when it has none."""
@@ -227,7 +246,7 @@ class SacralTumorAILogic:
         labelmap = labelmap_from_segmentation_node(segmentation_node, image)
         if label_volumes_ml(labelmap)["tumor"] <= 0:
             raise SacralTumorAIError("the tumour segment is empty: paint the tumour (Segment Editor) before classifying")
-        modality = "MR" if (segmentation_node.GetAttribute(MODALITY_ATTRIBUTE) or self.describe_volume(reference_volume)["modality"]["guess"]) == "MR" else "CT"
+        modality = self._modality(segmentation_node, reference_volume)
         folder = Path(classifier) if classifier else bundled_model_path(BUNDLED_CLASSIFIERS[modality])
         if (folder / "model.json").is_file():
             gather(read_metadata(folder)["scalars"], dict(clinical or {}), None)  # raises on an impossible value
@@ -247,10 +266,9 @@ class SacralTumorAILogic:
         poll the job, then ``finish_classification``."""
         image, labelmap, modality = self._classification_inputs(segmentation_node, reference_volume, clinical, classifier)
         staged = stage_images({"image": image, "labelmap": labelmap}, work_root)
+        clinical = clinical or {}
         arguments = ["classify", str(staged.files["image"]), str(staged.files["labelmap"]), "--out", str(staged.out / "classification.json"), "--modality", modality, "--device", device]
-        for flag, value in (("--age", (clinical or {}).get("age")), ("--sex", (clinical or {}).get("sex")), ("--classifier", classifier)):
-            if value not in (None, ""):
-                arguments += [flag, str(value)]
+        arguments += optional_arguments((("--age", clinical.get("age")), ("--sex", clinical.get("sex")), ("--classifier", classifier)))
         job = BackgroundJob(staged, arguments, staged.out / "classification.json", python)
         job.context = (segmentation_node, mask_fingerprint(labelmap))
         return job
@@ -280,25 +298,22 @@ class SacralTumorAILogic:
     # Export ------------------------------------------------------------------------------------------
     def export_segmentation(self, segmentation_node, reference_volume, folder: str | Path, stem: str) -> ExportedSegmentation:
         """Write ``stem.seg.nrrd`` and a NIfTI labelmap ``stem.nii.gz`` on the reference volume's grid."""
-        folder = Path(folder)
-        labelmap_file = write_image(self.current_labelmap(segmentation_node, reference_volume), folder / f"{stem}.nii.gz")
-        segmentation_file = save_segmentation(segmentation_node, folder / f"{stem}.seg.nrrd")
-        return ExportedSegmentation(segmentation_file, labelmap_file)
+        return _write_segmentation(segmentation_node, self.current_labelmap(segmentation_node, reference_volume), Path(folder), stem)
 
     def export_results(self, segmentation_node, reference_volume, folder: str | Path, stem: str, dicom: bool = True, source_files: list[str] | None = None) -> ExportedResults:
         """Everything a user takes away: ``stem.seg.nrrd``, ``stem.nii.gz``, ``stem.json``, CSV tables, a PNG report,
         and (``dicom``) a DICOM SEG in ``stem_dicom/`` referencing the volume's DICOM files (``source_files``,
         else those recorded when it was loaded), or a new DICOM series of the volume when it has none."""
         folder = Path(folder)
-        labelmap = self.current_labelmap(segmentation_node, reference_volume)
+        image = image_from_volume_node(reference_volume)
+        labelmap = labelmap_from_segmentation_node(segmentation_node, image)
         classification_table = segmentation_node.GetNodeReference(PROBABILITIES_ROLE)
         classification = read_json_attribute(classification_table, CLASSIFICATION_ATTRIBUTE) or None
         stale = classification is not None and segmentation_node.GetAttribute(CLASSIFIED_MASK_ATTRIBUTE) != mask_fingerprint(labelmap)
         document = results_document(reference_volume.GetName(), labelmap, read_json_attribute(segmentation_node, RESULT_ATTRIBUTE), classification, stale)
-        segmentation = self.export_segmentation(segmentation_node, reference_volume, folder, stem)
+        segmentation = _write_segmentation(segmentation_node, labelmap, folder, stem)
         files = write_results(document, folder, stem)
-        image = image_from_volume_node(reference_volume)
-        modality = "MR" if (segmentation_node.GetAttribute(MODALITY_ATTRIBUTE) or self.describe_volume(reference_volume)["modality"]["guess"]) == "MR" else "CT"
+        modality = self._modality(segmentation_node, reference_volume)
         report = save_report(image, labelmap, document, folder / f"{stem}_report.png", modality, reference_volume.GetName())
         dicom_seg = None
         if dicom:

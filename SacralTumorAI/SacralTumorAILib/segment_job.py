@@ -12,7 +12,7 @@ from typing import Any
 
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.progress import Progress
-from SacralTumorAILib.background import BackgroundJob, StagedRun, stage_images
+from SacralTumorAILib.background import BackgroundJob, StagedRun, optional_arguments, stage_images
 from SacralTumorAILib.volumes import image_from_volume_node
 
 SEQUENCES = ("t1", "t2", "dwi", "cet1")
@@ -58,10 +58,7 @@ class SegmentationOptions:
     def arguments(self) -> list[str]:
         """The same options as ``sacral-tumor-ai run`` arguments."""
         arguments = ["--mri-model", self.mri_model, "--provider", self.provider, "--device", self.device, "--registration", self.registration]
-        for flag, value in (("--model", self.model), ("--fusion-model", self.fusion_model)):
-            if value:
-                arguments += [flag, str(value)]
-        return arguments
+        return arguments + optional_arguments((("--model", self.model), ("--fusion-model", self.fusion_model)))
 
 
 def stage_inputs(inputs: SegmentationInputs, work_root: str | Path | None = None) -> StagedRun:
@@ -71,10 +68,8 @@ def stage_inputs(inputs: SegmentationInputs, work_root: str | Path | None = None
 
 def run_arguments(staged: StagedRun, options: SegmentationOptions) -> list[str]:
     """``sacral-tumor-ai run`` arguments for the staged inputs."""
-    if "ct" in staged.files:
-        return ["run", str(staged.files["ct"]), "--out", str(staged.out), *options.arguments()]
-    sequences = [argument for key, path in staged.files.items() for argument in (f"--{key}", str(path))]
-    return ["run", *sequences, "--out", str(staged.out), *options.arguments()]
+    inputs = [str(staged.files["ct"])] if "ct" in staged.files else optional_arguments(tuple((f"--{key}", path) for key, path in staged.files.items()))
+    return ["run", *inputs, "--out", str(staged.out), *options.arguments()]
 
 
 def run_in_process(staged: StagedRun, options: SegmentationOptions, progress: Progress | None = None) -> dict[str, Any]:
@@ -86,8 +81,6 @@ def run_in_process(staged: StagedRun, options: SegmentationOptions, progress: Pr
         staged.files.get("ct", ""), staged.out, options.model, options.provider, options.device, None, progress, None, None,
         mri, options.fusion_model, options.mri_model, options.registration,
     )
-
-
 
 
 def start_segmentation_job(staged: StagedRun, options: SegmentationOptions, python: str | None = None) -> BackgroundJob:

@@ -188,7 +188,7 @@ class WorkflowLogic:
             self.state.sta_error = "\n".join(outcome.result.get("warnings", []))
 
     def cancel(self) -> None:
-        """Stop the running segmentation; the scene stays as it was."""
+        """Stop the running step (segmentation or classification); the scene stays as it was."""
         if self.job is None:
             return
         job, self.job = self.job, None
@@ -202,16 +202,9 @@ class WorkflowLogic:
 
     def _remove_results(self) -> None:
         """Take the previous segmentation and its result nodes out of the scene (one case at a time)."""
-        if self.segmentation is None:
-            return
-        from SacralTumorAILib.logic import CHART_ROLE, FRAME_ROLE, LOCATION_ROLE, PROBABILITIES_ROLE, SERIES_ROLE
-
-        for role in (SERIES_ROLE, CHART_ROLE, PROBABILITIES_ROLE, FRAME_ROLE, LOCATION_ROLE):
-            node = self.segmentation.GetNodeReference(role)
-            if node is not None:
-                self.logic.scene.RemoveNode(node)
-        self.logic.scene.RemoveNode(self.segmentation)
-        self.segmentation = None
+        if self.segmentation is not None:
+            self.logic.remove_segmentation(self.segmentation)
+            self.segmentation = None
 
     # Classify and download ---------------------------------------------------------------------------
     async def classify(self) -> None:

@@ -188,9 +188,7 @@ def test_background_job_gives_the_same_segmentation(segmented) -> None:
     try:
         assert background.result["volumes_ml"] == outcome.result["volumes_ml"]
     finally:
-        for role in (FRAME_ROLE, LOCATION_ROLE):
-            scene.RemoveNode(background.segmentation_node.GetNodeReference(role))
-        scene.RemoveNode(background.segmentation_node)
+        logic.remove_segmentation(background.segmentation_node)
 
 
 def test_bad_inputs_give_clear_errors_and_leave_the_scene_unchanged(segmented, real_mr_path: Path, tmp_path: Path) -> None:
