@@ -148,6 +148,25 @@ def test_coarse_label_loss_never_calls_unlabelled_tumour_a_miss():
     assert coarse_label_loss(no_bone, target, unknown) > coarse_label_loss(logits, target, unknown) + 0.1
 
 
+def test_known_mask_is_the_drawn_slab_plus_everything_outside_the_tumours_footprint():
+    from sacral_tumor_ai.training.mri_data import known_mask
+
+    labels = np.zeros((20, 40, 40), np.uint8)
+    labels[8:13, 10:20, 10:20] = TUMOR.value  # drawn on slices 8-12
+    labels[:, 30:34, 2:6] = HIP_LEFT.value
+    image = sitk.GetImageFromArray(labels)
+    image.SetSpacing((2.0, 2.0, 3.0))
+    known = sitk.GetArrayFromImage(known_mask(image, [8, 12], margin_mm=10.0)).astype(bool)
+    assert known[8:13].all()  # the drawn slices: complete
+    # Off them, the tumour may continue within 10 mm (5 pixels) of its footprint: unknown there...
+    assert not known[0, 5:25, 15].any() and not known[0, 15, 5:25].any() and not known[19, 15, 24]
+    # ...and known background farther out (the bladder, fat and bone where a stray "tumour" would be free).
+    assert known[0, 15, 26] and known[19, 35, 35] and known[3, 32, 4]
+    assert known_mask(image, [8, 12], margin_mm=None).GetSize() == image.GetSize()
+    assert not sitk.GetArrayFromImage(known_mask(image, [8, 12], margin_mm=None))[0].any()
+    assert not sitk.GetArrayFromImage(known_mask(image, None)).any()  # nothing drawn: nothing known
+
+
 def test_left_right_flip_keeps_the_left_hip_on_the_patients_left():
     import torch
 

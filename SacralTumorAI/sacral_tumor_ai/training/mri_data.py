@@ -2,7 +2,7 @@
 augmentation (seed 2: 12 slices per patient, some with tumour, random crops, flips, shift, scale, rotation).
 
 Each cached case holds the normalised volume(s) on the model grid (exactly as inference prepares them), the
-coarse labels, and ``known``: where the tumour annotation is complete (the labelled slices, resampled).
+coarse labels, and ``known``: where the tumour annotation is complete (see :func:`known_mask`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage
 
 from sacral_tumor_ai.ctseg.preprocess import labels_to_grid
 from sacral_tumor_ai.errors import SacralTumorAIError
@@ -24,11 +25,29 @@ from sacral_tumor_ai.mriseg.spec import MriModelSpec
 FUSION = "fusion"
 
 
-def _known_mask(label: sitk.Image, labelled_slices: list[int] | None) -> sitk.Image:
-    """1 on the slices whose tumour annotation is complete, on the label's own grid."""
-    known = np.zeros(tuple(reversed(label.GetSize())), np.uint8)
+FOOTPRINT_MARGIN_MM = 10.0
+
+
+def known_mask(label: sitk.Image, labelled_slices: list[int] | None, margin_mm: float | None = FOOTPRINT_MARGIN_MM) -> sitk.Image:
+    """1 where the tumour annotation is complete, on the label's own grid.
+
+    The labelled slices (the largest tumour slice +-5) are complete. Off them, the tumour can only continue
+    inside its footprint: the drawn slices include the largest cross-section, so a voxel farther than
+    ``margin_mm`` in-plane from every drawn tumour voxel is known background there. Without this, nothing
+    in the loss says "no tumour" on the unlabelled slices, and the model learns to call bright fluid and fat
+    tumour wherever it is far from the drawn slab. ``margin_mm=None`` keeps the labelled slices only.
+    """
+    labels = sitk.GetArrayViewFromImage(label)
+    known = np.zeros(labels.shape, np.uint8)
     if labelled_slices:
-        known[labelled_slices[0] : labelled_slices[1] + 1] = 1
+        first, last = labelled_slices[0], labelled_slices[1] + 1
+        if margin_mm is not None:
+            footprint = (labels[first:last] == TUMOR.value).any(axis=0)
+            if footprint.any():
+                spacing = label.GetSpacing()
+                distance = ndimage.distance_transform_edt(~footprint, sampling=(spacing[1], spacing[0]))
+                known[:] = distance > margin_mm
+        known[first:last] = 1
     image = sitk.GetImageFromArray(known)
     image.CopyInformation(label)
     return image
@@ -44,11 +63,15 @@ def _sources(item: dict[str, Any], sequence: str) -> tuple[list[tuple[str, str]]
     return [(sequence, sequences[sequence]["image"])], sequences[sequence]
 
 
-def cache_mri_case(item: dict[str, Any], sequence: str, spec: MriModelSpec, cache: Path, registration: str = "affine") -> dict[str, Any]:
+def cache_mri_case(
+    item: dict[str, Any], sequence: str, spec: MriModelSpec, cache: Path, registration: str = "affine", margin_mm: float | None = FOOTPRINT_MARGIN_MM
+) -> dict[str, Any]:
     """Prepare one (case, sequence) pair, or the (case, T2 + registered CET1) pair for ``sequence="fusion"``,
-    or reuse its cache; returns image (C, z, y, x), label (z, y, x) and known (z, y, x)."""
+    or reuse its cache; returns image (C, z, y, x), label (z, y, x) and known (z, y, x) (see
+    :func:`known_mask` for ``margin_mm``)."""
     case_id = item.get("case_id") or Path(item["label"]).name.split(".")[0]
-    path = cache / f"{case_id}_{sequence}.npz"
+    footprint = "slab" if margin_mm is None else f"footprint{margin_mm:g}mm"
+    path = cache / f"{case_id}_{sequence}_{footprint}.npz"
     if not path.exists():
         inputs, target = _sources(item, sequence)
         reference = read_image(inputs[0][1])
@@ -61,7 +84,7 @@ def cache_mri_case(item: dict[str, Any], sequence: str, spec: MriModelSpec, cach
         temporary = path.with_name(f".{path.stem}.partial.npz")
         np.savez(
             temporary, image=np.stack(volumes).astype(np.float16), label=labels_to_grid(label, grid),
-            known=labels_to_grid(_known_mask(label, target.get("labelled_slices")), grid),
+            known=labels_to_grid(known_mask(label, target.get("labelled_slices"), margin_mm), grid),
         )
         temporary.replace(path)
     with np.load(path) as data:

@@ -1,7 +1,8 @@
 """Train the 2.5D MRI models: ``sacral-tumor-ai train-mri`` (All-sequence or T2-fusion).
 
 Seed 2's regime: per step one patient's 12 slices (each with its neighbours as channels), random crops with
-the tumour inside, flips/rotation/scaling/shift, AdamW at 5e-4, coarse labels (see ``mri_loss``). Checkpoints
+the tumour inside, flips/rotation/scaling/shift, AdamW at 5e-4, coarse labels (see ``mri_loss`` and
+``mri_data.known_mask``). Checkpoints
 every epoch (``--resume``), validation Dice per label every epoch, the best epoch exported as a model package.
 """
 
@@ -24,7 +25,7 @@ from sacral_tumor_ai.mriseg.prepare import stack_context
 from sacral_tumor_ai.mriseg.spec import ANY_SEQUENCE, OUTPUT_LABELS, SEQUENCES, MriModelSpec
 from sacral_tumor_ai.training.checkpoint import epoch_record, format_record, restore_checkpoint, save_checkpoint, write_history
 from sacral_tumor_ai.training.datalist import load_datalist
-from sacral_tumor_ai.training.mri_data import FUSION, augment, cache_mri_case, crop_batch, sample_slices
+from sacral_tumor_ai.training.mri_data import FOOTPRINT_MARGIN_MM, FUSION, augment, cache_mri_case, crop_batch, sample_slices
 from sacral_tumor_ai.training.mri_loss import coarse_label_loss
 
 
@@ -49,6 +50,7 @@ class MriTrainingConfig:
     encoder_weights: str | None = None  # a local ImageNet MobileNetV2 state dict; None = from scratch
     init_model: str | None = None  # start from this MRI package (e.g. All-sequence weights for T2-fusion)
     registration: str = "affine"
+    footprint_margin_mm: float | None = FOOTPRINT_MARGIN_MM  # off the drawn slab, known background this far from the tumour; None = slab only
     max_validation_cases: int | None = None
     seed: int = 0
     device: str = "cpu"
@@ -187,7 +189,7 @@ def _cases(config: MriTrainingConfig, split: str, cache: Path, log) -> list[dict
     cases = []
     for number, item in enumerate(items):
         for sequence in config.training_sequences():
-            cases.append(cache_mri_case(item, sequence, config.spec(), cache, config.registration))
+            cases.append(cache_mri_case(item, sequence, config.spec(), cache, config.registration, config.footprint_margin_mm))
         if (number + 1) % 20 == 0:
             log(f"prepared {number + 1}/{len(items)} {split} cases")
     return cases
