@@ -2,10 +2,12 @@
 packages, write their model cards, and install them as the bundled MRI models
 (SacralTumorAI/sacral_tumor_ai/data/models/mri-allseq and mri-t2fusion).
 
-    .venv/bin/python scripts/install_mri_models.py BUILD_DIR [--init-note TEXT]
+    .venv/bin/python scripts/install_mri_models.py BUILD_DIR [--init-note TEXT] [--fusion-init-note TEXT]
 
 ``--init-note`` says in the cards where the All-sequence model and the 2D baseline started from, when the
-build was given ALLSEQ_INIT/BASELINE_INIT (see build_mri_models.sh).
+build was given ALLSEQ_INIT/BASELINE_INIT (see build_mri_models.sh); ``--fusion-init-note`` where the T2-fusion
+model started from, when not from the build's 8-epoch All-sequence snapshot. A build without the 2D baseline
+(BUILD_DIR/eval-mri-2d) installs cards that say the 2.5D-2D comparison was not re-measured for them.
 """
 
 from __future__ import annotations
@@ -41,7 +43,23 @@ def _limitations(extra: list[str]) -> list[str]:
     ]
 
 
-def main(build: Path, init_note: str = "") -> None:
+FUSION_INIT = "Initialised from the All-sequence model after 8 epochs (with the CET1-w filters at zero), then trained on T2-w + CET1-w registered by ANTs (rigid + affine)."
+
+
+def _two_d_comparison(build: Path) -> list[str]:
+    """The 2.5D-against-2D table of the build's same-budget runs, or a line saying there is none."""
+    path = build / "eval-mri-2d" / "metrics.json"
+    if not path.is_file():
+        return ["Not re-measured for this package (the build trained no 2D baseline); docs/mri.md holds the last same-budget comparison."]
+    budget = json.loads(path.read_text())["methods"]
+    two_d = [(m, m.replace("2.5D", "2D")) for m in budget if m.startswith("2.5D All-sequence") and m.replace("2.5D", "2D") in budget]
+    gain = ["| input | 2.5D tumour Dice | 2D tumour Dice | 2.5D mean bone Dice | 2D mean bone Dice |", "| --- | --- | --- | --- | --- |"]
+    return gain + [
+        f"| {a.split(': ')[1]} | {_mean(budget, a):.3f} | {_mean(budget, b):.3f} | {_bones(budget, a):.3f} | {_bones(budget, b):.3f} |" for a, b in two_d
+    ]
+
+
+def main(build: Path, init_note: str = "", fusion_init_note: str = FUSION_INIT) -> None:
     evaluation = json.loads((build / "eval-mri" / "metrics.json").read_text())
     table = (build / "eval-mri" / "table.md").read_text().strip().splitlines()
     combined = json.loads((build / "eval-mri-combinations" / "metrics.json").read_text())
@@ -53,28 +71,22 @@ def main(build: Path, init_note: str = "") -> None:
     }
     comparison = ["| method | tumour Dice here | seed 2 (real patients) |", "| --- | --- | --- |"]
     comparison += [f"| {m} | {_mean(methods, m):.3f} | {value:.3f} |" for m, value in SEED2.items() if _mean(methods, m) is not None]
-    budget = json.loads((build / "eval-mri-2d" / "metrics.json").read_text())["methods"]
-    two_d = [(m, m.replace("2.5D", "2D")) for m in budget if m.startswith("2.5D All-sequence") and m.replace("2.5D", "2D") in budget]
-    gain = ["| input | 2.5D tumour Dice | 2D tumour Dice | 2.5D mean bone Dice | 2D mean bone Dice |", "| --- | --- | --- | --- | --- |"]
-    gain += [
-        f"| {a.split(': ')[1]} | {_mean(budget, a):.3f} | {_mean(budget, b):.3f} | {_bones(budget, a):.3f} | {_bones(budget, b):.3f} |" for a, b in two_d
-    ]
     for name, run, extra in (
         ("mri-allseq", "mri-allseq", ["- Sequence combinations average the model's outputs on each sequence after ANTs registration to the first; the 2D baseline is the same network and training on single slices.", *([f"- {init_note}"] if init_note else [])]),
-        ("mri-t2fusion", "mri-t2fusion", ["- Initialised from the All-sequence model after 8 epochs (with the CET1-w filters at zero), then trained on T2-w + CET1-w registered by ANTs (rigid + affine).", *([f"- The All-sequence model it started from: {init_note}"] if init_note else [])]),
+        ("mri-t2fusion", "mri-t2fusion", [f"- {fusion_init_note}", *([f"- The All-sequence model it started from: {init_note}"] if init_note and fusion_init_note == FUSION_INIT else [])]),
     ):
         package = install_package(build / run / "model", bundled_model_path(name), test)
         history = (build / run / "training_log.csv").read_text().strip().splitlines()
         sections = {
             "How it was made": [
-                f"Trained by `scripts/build_mri_models.sh` (the project's own `cohort --modality mri`, `train-mri` and `evaluate-mri` commands) on a 2-core CPU with seed 2's regime: coarse labels (largest tumour slice +-5 slices), 12 slices per patient with their neighbours as channels, random crops, flips/rotation/scaling/shift, AdamW, Dice + cross-entropy (unlabelled slices scored as 'background or tumour').",
+                f"Trained by `scripts/build_mri_models.sh` (the project's own `cohort --modality mri`, `train-mri` and `evaluate-mri` commands) on a 2-core CPU with seed 2's regime: coarse labels (largest tumour slice +-5 slices), 12 slices per patient with their neighbours as channels, random crops, flips/rotation/scaling/shift, AdamW, Dice + cross-entropy (off the drawn slices, voxels within 10 mm of the tumour's footprint scored as 'background or tumour', the rest as background).",
                 f"Epochs run: {len(history) - 1}; the package holds the best validation epoch ({package.metadata['metrics']['validation_coarse_labels']['epoch']}, mean Dice on coarse validation labels).",
                 f"Test: {evaluation['cases']} held-out generated studies, scored against the fine masks (every tumour slice) on each input's own grid, through the full pipeline (`evaluate-mri`).",
             ],
             f"Results on {evaluation['cases']} held-out generated studies: each sequence alone, and T2-fusion": table,
             f"Sequence combinations (seed 2's Table 3 layout) on the first {combined['cases']} of those studies": combinations,
             "Against seed 2's published figures (different data: theirs are real patients)": comparison,
-            "2.5D against 2D (same network, data and 8 epochs each; single slices for 2D)": gain,
+            "2.5D against 2D (same network, data and 8 epochs each; single slices for 2D)": _two_d_comparison(build),
             "Training log (validation, coarse labels)": ["```", *history, "```"],
             "Limitations": _limitations(extra),
         }
@@ -88,5 +100,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="record test metrics, write model cards, install the MRI models")
     parser.add_argument("build", type=Path)
     parser.add_argument("--init-note", default="", help="where the models started from, for the cards")
+    parser.add_argument("--fusion-init-note", default=FUSION_INIT, help="where the T2-fusion model started from, for its card")
     arguments = parser.parse_args()
-    main(arguments.build, arguments.init_note)
+    main(arguments.build, arguments.init_note, arguments.fusion_init_note)
