@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sacral_tumor_ai.errors import SacralTumorAIError
+from sacral_tumor_ai.hipframe.table import location_lines
 from sacral_tumor_ai.io.image_io import IMAGE_SUFFIXES
 from sacral_tumor_ai.io.atomic import full_suffix
 from sacral_tumor_ai.io.dicom_series import list_dicom_series
@@ -240,17 +241,3 @@ class WorkflowLogic:
             return (folder / f"segmentation{suffix}").read_bytes()
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def location_lines(location: dict[str, Any]) -> list[str]:
-    """The hip-frame readout for the page."""
-    if not location.get("available"):
-        return [f"Location unavailable: {location.get('reason', '')}"]
-    x, y, z = location["centroid_frame"]
-    zones = ", ".join(location["enneking_zones"]) or "none (soft tissue only)"
-    lines = [f"Enneking zone(s): {zones}"]
-    if location.get("sacral_levels"):
-        lines.append(f"Sacral levels: {', '.join(location['sacral_levels'])}")
-    lines.append(f"Centroid in the hip frame: {x:+.0f} mm left, {y:+.0f} mm posterior, {z:+.0f} mm superior")
-    lines.append(f"Tumour volume: {location['volume_ml']:.1f} mL")
-    return lines

@@ -182,3 +182,17 @@ def test_generated_cohort_zones_agree_with_the_generator() -> None:
         assert case.clinical["zone"] in location["enneking_zones"], (index, case.clinical, location["zone_fractions"])
         if case.clinical["sacral_level"]:
             assert case.clinical["sacral_level"] in location["sacral_levels"]
+
+
+def test_location_readouts_agree_with_the_location(pelvis: Pelvis) -> None:
+    from sacral_tumor_ai.hipframe.table import location_line, location_lines, location_rows
+
+    labelmap, _ = pelvis_labelmap(3, [_spheres(pelvis)["IV"]])
+    location = describe_location(labelmap)
+    x = f"{location['centroid_frame'][0]:+.0f} mm left"
+    line, lines, rows = location_line(location), location_lines(location), dict((r[0], r[1]) for r in location_rows(location))
+    assert line.startswith("Enneking zone(s) IV (") and x in line
+    assert lines[0] == "Enneking zone(s): IV" and any(x in part for part in lines) and rows["Enneking zones"] == "IV"
+    assert lines[-1] == f"Tumour volume: {location['volume_ml']:.1f} mL"
+    empty = describe_location(_edited(labelmap, lambda array: array.__setitem__(array == TUMOR.value, 0)))
+    assert location_line(empty) == f"not available: {empty['reason']}" and location_lines(empty) == [f"Location not available: {empty['reason']}"]

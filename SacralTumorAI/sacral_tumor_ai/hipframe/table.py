@@ -11,21 +11,40 @@ def _number(value: float | None, digits: int = 1) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
+def _zones(location: dict[str, Any]) -> str:
+    return ", ".join(location["enneking_zones"]) or "none (soft tissue only)"
+
+
+def _centroid(location: dict[str, Any]) -> str:
+    x, y, z = location["centroid_frame"]
+    return f"{x:+.0f} mm left, {y:+.0f} mm posterior, {z:+.0f} mm superior"
+
+
 def location_line(location: dict[str, Any]) -> str:
     """One line for people: zones and centroid in the hip frame, or why there is no location."""
     if not location["available"]:
         return f"not available: {location['reason']}"
-    zones = ", ".join(location["enneking_zones"]) or "none (soft tissue only)"
     levels = f" ({', '.join(location['sacral_levels'])})" if location["sacral_levels"] else ""
-    x, y, z = location["centroid_frame"]
-    return f"Enneking zone(s) {zones}{levels}; centroid {x:+.0f} mm left, {y:+.0f} mm posterior, {z:+.0f} mm superior in the hip frame"
+    return f"Enneking zone(s) {_zones(location)}{levels}; centroid {_centroid(location)} in the hip frame"
+
+
+def location_lines(location: dict[str, Any]) -> list[str]:
+    """The same readout over a few short lines (for a narrow panel), with the tumour's volume."""
+    if not location["available"]:
+        return [f"Location not available: {location['reason']}"]
+    lines = [f"Enneking zone(s): {_zones(location)}"]
+    if location["sacral_levels"]:
+        lines.append(f"Sacral levels: {', '.join(location['sacral_levels'])}")
+    lines.append(f"Centroid in the hip frame: {_centroid(location)}")
+    lines.append(f"Tumour volume: {location['volume_ml']:.1f} mL")
+    return lines
 
 
 def location_rows(location: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Human-readable rows of :func:`describe_location`'s result; unavailable locations give their reason."""
     if not location["available"]:
         return [("Location", "not available", ""), ("Reason", location["reason"], "")]
-    rows = [("Enneking zones", ", ".join(location["enneking_zones"]) or "none (soft tissue only)", "")]
+    rows = [("Enneking zones", _zones(location), "")]
     rows.append(("Sacral levels", ", ".join(location["sacral_levels"]) or "-", ""))
     rows.append(("Volume", _number(location["volume_ml"]), "mL"))
     rows += [(f"Centroid {axis}", _number(v), "mm") for axis, v in zip(AXES, location["centroid_frame"])]
