@@ -13,7 +13,7 @@ from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.hipframe import describe_location
 from sacral_tumor_ai.info import describe_image
 from sacral_tumor_ai.io import read_image, write_image
-from sacral_tumor_ai.io.dicom_series import list_dicom_series, select_series
+from sacral_tumor_ai.io.image_io import read_image_and_sources
 from sacral_tumor_ai.modality import ModalityGuess, require_modality
 from sacral_tumor_ai.progress import Progress
 from sacral_tumor_ai.report import save_report
@@ -119,11 +119,10 @@ class SacralTumorAILogic:
         """Read a volume file or DICOM folder through the core (checked, geometry exact) into the scene.
         A DICOM series' files are recorded on the node, for a DICOM SEG that references them."""
         path = Path(path)
-        image = read_image(path, series=series)
+        image, sources = read_image_and_sources(path, series=series)
         node = add_volume_node(self.scene, image, name or path.name.split(".")[0])
-        if path.is_dir():
-            chosen = select_series(path, list_dicom_series(path), series)
-            node.SetAttribute(SOURCE_FILES_ATTRIBUTE, json.dumps([str(Path(f).resolve()) for f in chosen.files]))
+        if sources:
+            node.SetAttribute(SOURCE_FILES_ATTRIBUTE, json.dumps(sources))
         return node
 
     def describe_volume(self, volume_node) -> dict[str, Any]:

@@ -26,6 +26,16 @@ def test_reads_the_real_series(dicom_folder: Path) -> None:
     assert (guess.modality, guess.source) == (CT, "dicom")
 
 
+def test_the_files_an_image_was_read_from_come_with_it(dicom_folder: Path, tmp_path: Path) -> None:
+    from sacral_tumor_ai.io import write_image
+    from sacral_tumor_ai.io.image_io import read_image_and_sources
+
+    image, sources = read_image_and_sources(dicom_folder)
+    assert len(sources) == image.GetSize()[2] and all(Path(f).is_absolute() and Path(f).parent == dicom_folder.resolve() for f in sources)
+    assert sorted(read_image_and_sources(sorted(dicom_folder.iterdir())[0])[1]) == sorted(sources)
+    assert read_image_and_sources(write_image(image, tmp_path / "ct.nii.gz"))[1] == []
+
+
 def test_geometry_matches_the_dicom_headers(dicom_folder: Path) -> None:
     image = read_image(dicom_folder)
     positions = sorted(

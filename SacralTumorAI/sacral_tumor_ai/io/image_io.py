@@ -8,7 +8,7 @@ import SimpleITK as sitk
 
 from sacral_tumor_ai.errors import InputImageError, itk_error_summary
 from sacral_tumor_ai.io.atomic import atomic_output, full_suffix
-from sacral_tumor_ai.io.dicom_series import read_dicom_series
+from sacral_tumor_ai.io.dicom_series import list_dicom_series, read_chosen_series, select_series
 from sacral_tumor_ai.io.nifti_check import check_nifti_complete
 from sacral_tumor_ai.io.validate import squeeze_trailing_singletons, validate_image
 
@@ -23,24 +23,35 @@ def read_image(path: str | Path, series: str | None = None) -> sitk.Image:
     ``series`` chooses a series, by UID or description, when a DICOM folder holds several. A single DICOM
     file stands for the series it belongs to, read from its folder.
     """
+    return read_image_and_sources(path, series)[0]
+
+
+def read_image_and_sources(path: str | Path, series: str | None = None) -> tuple[sitk.Image, list[str]]:
+    """:func:`read_image`, and the DICOM files the image was read from (empty for other formats), so that a
+    DICOM SEG can reference them without listing the folder again."""
     path = Path(path)
     if not path.exists():
         raise InputImageError(path, "no such file or folder")
     if path.is_dir():
-        image = read_dicom_series(path, series)
+        image, sources = _read_series(path, series)
     else:
-        image = _read_file(path, series)
+        image, sources = _read_file(path, series)
     image = squeeze_trailing_singletons(image)
     validate_image(image, path)
-    return image
+    return image, sources
 
 
-def _read_file(path: Path, series: str | None) -> sitk.Image:
+def _read_series(folder: Path, series: str | None) -> tuple[sitk.Image, list[str]]:
+    chosen = select_series(folder, list_dicom_series(folder), series)
+    return read_chosen_series(folder, chosen), [str(Path(f).resolve()) for f in chosen.files]
+
+
+def _read_file(path: Path, series: str | None) -> tuple[sitk.Image, list[str]]:
     suffix = full_suffix(path)
     if path.stat().st_size == 0:
         raise InputImageError(path, "is an empty file")
     if suffix not in IMAGE_SUFFIXES and _is_dicom(path):
-        return read_dicom_series(path.parent, series or _series_uid_of(path))
+        return _read_series(path.parent, series or _series_uid_of(path))
     if suffix not in IMAGE_SUFFIXES:
         raise InputImageError(
             path, f"has an unsupported format '{suffix}'; use NIfTI, NRRD, MetaImage or a DICOM folder"
@@ -48,7 +59,7 @@ def _read_file(path: Path, series: str | None) -> sitk.Image:
     if suffix in (".nii", ".nii.gz"):
         check_nifti_complete(path)
     try:
-        return sitk.ReadImage(str(path))
+        return sitk.ReadImage(str(path)), []
     except RuntimeError as error:
         raise InputImageError(path, f"cannot be read as an image ({itk_error_summary(error)})") from error
 
