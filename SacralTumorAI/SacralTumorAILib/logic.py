@@ -299,6 +299,18 @@ class SacralTumorAILogic:
         """Write ``stem.seg.nrrd`` and a NIfTI labelmap ``stem.nii.gz`` on the reference volume's grid."""
         return _write_segmentation(segmentation_node, self.current_labelmap(segmentation_node, reference_volume), Path(folder), stem)
 
+    def results_fingerprint(self, segmentation_node, reference_volume) -> str:
+        """Changes whenever :meth:`export_results` would write something different: the mask (manual edits
+        included), the classification or the reference volume. Lets a front end reuse an export."""
+        classification_table = segmentation_node.GetNodeReference(PROBABILITIES_ROLE)
+        parts = (
+            mask_fingerprint(self.current_labelmap(segmentation_node, reference_volume)),
+            reference_volume.GetID(), reference_volume.GetName(),
+            classification_table.GetAttribute(CLASSIFICATION_ATTRIBUTE) if classification_table is not None else "",
+            segmentation_node.GetAttribute(CLASSIFIED_MASK_ATTRIBUTE) or "",
+        )
+        return "|".join(str(part) for part in parts)
+
     def export_results(self, segmentation_node, reference_volume, folder: str | Path, stem: str, dicom: bool = True, source_files: list[str] | None = None) -> ExportedResults:
         """Everything a user takes away: ``stem.seg.nrrd``, ``stem.nii.gz``, ``stem.json``, CSV tables, a PNG report,
         and (``dicom``) a DICOM SEG in ``stem_dicom/`` referencing the volume's DICOM files (``source_files``,

@@ -61,6 +61,7 @@ class WorkflowLogic:
         self.volume = None
         self.segmentation = None
         self.job = None
+        self._export: tuple[str, Path] | None = None  # (results fingerprint, folder) of the last export
         self.state.update(initial_state())
 
     # Loading -----------------------------------------------------------------------------------------
@@ -206,6 +207,7 @@ class WorkflowLogic:
         if self.segmentation is not None:
             self.logic.remove_segmentation(self.segmentation)
             self.segmentation = None
+        self._drop_export()
 
     # Classify and download ---------------------------------------------------------------------------
     async def classify(self) -> None:
@@ -231,13 +233,28 @@ class WorkflowLogic:
             })
 
     def download(self, key: str) -> bytes:
-        """The bytes of one export (``DOWNLOADS``), written complete in a private folder first."""
+        """The bytes of one export (``DOWNLOADS``) of the segmentation as it is now."""
         if self.segmentation is None:
             raise SacralTumorAIError("nothing to download yet: press Segment first")
         suffix, _ = DOWNLOADS[key]
-        folder = self._private_folder("exports")
-        try:
-            self.logic.export_results(self.segmentation, self.volume, folder, "segmentation", dicom=False)
-            return (folder / f"segmentation{suffix}").read_bytes()
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        return (self._current_export() / f"segmentation{suffix}").read_bytes()
+
+    def _current_export(self) -> Path:
+        """A folder holding every export, written complete in a private folder first; reused for the next
+        download while neither the mask nor the classification has changed."""
+        fingerprint = self.logic.results_fingerprint(self.segmentation, self.volume)
+        if self._export is None or self._export[0] != fingerprint:
+            self._drop_export()
+            folder = self._private_folder("exports")
+            try:
+                self.logic.export_results(self.segmentation, self.volume, folder, "segmentation", dicom=False)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            self._export = (fingerprint, folder)
+        return self._export[1]
+
+    def _drop_export(self) -> None:
+        if self._export is not None:
+            shutil.rmtree(self._export[1], ignore_errors=True)
+            self._export = None

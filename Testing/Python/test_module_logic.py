@@ -88,7 +88,10 @@ def test_segment_adds_one_segmentation_with_terminology_geometry_and_location(se
 def test_classify_reads_the_corrected_segmentation_and_replaces_its_nodes(segmented, tmp_path: Path) -> None:
     scene, logic, volume, outcome = segmented
     node = outcome.segmentation_node
+    unclassified = logic.results_fingerprint(node, volume)
     first = logic.classify(node, volume, {"age": 58, "sex": "M"})
+    classified = logic.results_fingerprint(node, volume)
+    assert classified != unclassified and logic.results_fingerprint(node, volume) == classified
     probabilities = first.classification["probabilities"]
     assert len(probabilities) == 6 and abs(sum(probabilities.values()) - 1) < 1e-3
     assert first.table_node.GetNumberOfRows() == 6
@@ -96,6 +99,7 @@ def test_classify_reads_the_corrected_segmentation_and_replaces_its_nodes(segmen
     assert first.classification["clinical_used"] == {"age": 58.0, "sex": "M"}
 
     _erase_tumour_half(node, volume)
+    assert logic.results_fingerprint(node, volume) != classified  # an edit makes earlier exports out of date
     exported = logic.export_results(node, volume, tmp_path / "edited", "case", dicom=False)
     assert exported.document["classification"]["stale"] and STALE_WARNING in exported.document["warnings"]
 

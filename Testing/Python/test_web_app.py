@@ -217,3 +217,28 @@ def test_uploads_are_limited_named_safely_and_kept_inside_the_work_folder(workfl
     assert not (tmp_path / "escaped.dcm").exists() and not (tmp_path / "work" / "escaped.dcm").exists()
     assert not any((tmp_path / "work" / "uploads").iterdir())  # a refused upload leaves nothing behind
     assert workflow.volume is None
+
+
+def test_downloads_share_one_export_until_the_mask_changes(workflow) -> None:
+    from sacral_tumor_ai.demo import demo_case_path
+    from sacral_tumor_ai.labels import HIP_LEFT, TUMOR
+    from SacralTumorAILib import image_from_volume_node
+    from SacralTumorAILib.segmentations import add_segmentation_node
+
+    workflow.volume = workflow.logic.load_volume(demo_case_path())  # no views here: the volume is not shown
+    labels = np.zeros(tuple(reversed(image_from_volume_node(workflow.volume).GetSize())), np.uint8)
+    labels[40:60, 40:60, 50:70], labels[40:60, 30:50, 80:100] = TUMOR.value, HIP_LEFT.value
+    labelmap = sitk.GetImageFromArray(labels)
+    labelmap.CopyInformation(image_from_volume_node(workflow.volume))
+    workflow.segmentation = add_segmentation_node(workflow.logic.scene, labelmap, "Segmentation", workflow.volume)
+    exports = []
+    export_results = workflow.logic.export_results
+    workflow.logic.export_results = lambda *args, **kwargs: exports.append(args[2]) or export_results(*args, **kwargs)
+
+    nifti, document = workflow.download("nifti"), workflow.download("json")
+    assert len(exports) == 1 and b'"tumor"' in document and workflow.download("report")[:4] == b"\x89PNG"
+    assert len(exports) == 1  # three downloads, one export
+    workflow.segmentation.GetSegmentation().RemoveSegment("hip_left")  # an edit: the next download is fresh
+    assert workflow.download("nifti") != nifti and len(exports) == 2 and not Path(exports[0]).exists()
+    workflow._remove_results()
+    assert not Path(exports[1]).exists()  # nothing is left behind with the case
