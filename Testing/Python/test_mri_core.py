@@ -167,6 +167,22 @@ def test_known_mask_is_the_drawn_slab_plus_everything_outside_the_tumours_footpr
     assert not sitk.GetArrayFromImage(known_mask(image, None)).any()  # nothing drawn: nothing known
 
 
+def test_a_training_batch_holds_every_sequence_of_one_patient():
+    from sacral_tumor_ai.training.mri_data import patient_batch
+
+    rng = np.random.default_rng(0)
+    cases = []
+    for number, shape in enumerate([(20, 90, 80), (20, 100, 100), (12, 60, 60), (20, 90, 80)]):
+        label = np.zeros(shape, np.uint8)
+        label[5:9, 20:30, 20:30] = TUMOR.value
+        cases.append({"image": np.full((1, *shape), number + 1, np.float16), "label": label, "known": np.ones(shape, bool)})
+    images, labels, known = patient_batch(cases, 12, 0.5, 1, 64, rng)
+    assert images.shape == (12, 3, 64, 64) and labels.shape == known.shape == (12, 64, 64)
+    # Three slices from each sequence, each its own grid, and the tumour in every crop of a tumour slice.
+    assert sorted(images[:, 1].max(axis=(1, 2)).tolist()) == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]
+    assert all((labels[n] == TUMOR.value).any() for n in range(12) if labels[n].any())
+
+
 def test_left_right_flip_keeps_the_left_hip_on_the_patients_left():
     import torch
 

@@ -18,7 +18,7 @@ from sacral_tumor_ai.ctseg.preprocess import labels_to_grid
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.io import read_image
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, TUMOR
-from sacral_tumor_ai.mriseg.prepare import mri_grid, sequence_on_grid
+from sacral_tumor_ai.mriseg.prepare import mri_grid, sequence_on_grid, stack_context
 from sacral_tumor_ai.mriseg.registration import register
 from sacral_tumor_ai.mriseg.spec import MriModelSpec
 
@@ -126,6 +126,23 @@ def crop_batch(images: np.ndarray, labels: np.ndarray, known: np.ndarray, crop: 
         out_labels[n, : piece.shape[1], : piece.shape[2]] = labels[n][window]
         out_known[n, : piece.shape[1], : piece.shape[2]] = known[n][window]
     return out_images, out_labels, out_known
+
+
+def patient_batch(cases: list[dict[str, Any]], count: int, tumour_share: float, context: int, crop: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One training step's batch: ``count`` slices of one patient, spread evenly over ``cases`` (its
+    sequences for the All-sequence model, each on its own grid), stacked with their neighbours and cropped.
+
+    Mixing the sequences in every batch keeps BatchNorm's batch statistics those of all sequences together,
+    which is what its running averages hold at inference. With one sequence per batch, the network trained on
+    each sequence's own statistics but was tested with a blend of the last few batches' sequences.
+    """
+    parts = []
+    for case, share in zip(cases, np.array_split(np.arange(count), len(cases))):
+        slices = sample_slices(case, len(share), tumour_share, rng)
+        stacked = stack_context([v.astype(np.float32) for v in case["image"]], context, slices)
+        parts.append(crop_batch(stacked, case["label"][slices], case["known"][slices], crop, rng))
+    images, labels, known = (np.concatenate(arrays) for arrays in zip(*parts))
+    return images, labels, known
 
 
 def flip_left_right(images, labels, known):

@@ -1,9 +1,10 @@
 """Train the 2.5D MRI models: ``sacral-tumor-ai train-mri`` (All-sequence or T2-fusion).
 
-Seed 2's regime: per step one patient's 12 slices (each with its neighbours as channels), random crops with
-the tumour inside, flips/rotation/scaling/shift, AdamW at 5e-4, coarse labels (see ``mri_loss`` and
-``mri_data.known_mask``). Checkpoints
-every epoch (``--resume``), validation Dice per label every epoch, the best epoch exported as a model package.
+Seed 2's regime: per step one patient's 12 slices (each with its neighbours as channels; for All-sequence,
+spread over the patient's sequences: ``mri_data.patient_batch``), random crops with the tumour inside,
+flips/rotation/scaling/shift, AdamW at 5e-4, coarse labels (see ``mri_loss`` and ``mri_data.known_mask``).
+Checkpoints every epoch (``--resume``), validation Dice per label every epoch, the best epoch exported as a
+model package.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.labels import TUMOR, label_by_name, label_entries
 from sacral_tumor_ai.mriseg.inference import predict_probabilities
 from sacral_tumor_ai.mriseg.plan import ALL_SEQUENCE, T2_FUSION
-from sacral_tumor_ai.mriseg.prepare import stack_context
 from sacral_tumor_ai.mriseg.spec import ANY_SEQUENCE, OUTPUT_LABELS, SEQUENCES, MriModelSpec
 from sacral_tumor_ai.training.checkpoint import epoch_record, format_record, restore_checkpoint, save_checkpoint, write_history
 from sacral_tumor_ai.training.datalist import load_datalist
-from sacral_tumor_ai.training.mri_data import FOOTPRINT_MARGIN_MM, FUSION, augment, cache_mri_case, crop_batch, sample_slices
+from sacral_tumor_ai.training.mri_data import FOOTPRINT_MARGIN_MM, FUSION, augment, cache_mri_case, patient_batch
 from sacral_tumor_ai.training.mri_loss import coarse_label_loss
 
 
@@ -44,7 +44,7 @@ class MriTrainingConfig:
     slices_per_case: int = 12
     tumour_share: float = 0.5
     epochs: int = 300
-    items_per_epoch: int | None = None  # (case, sequence) pairs per epoch; None = all
+    items_per_epoch: int | None = None  # steps per epoch, each one patient's slices (all its sequences); None = one per patient
     learning_rate: float = 5e-4
     weight_decay: float = 1e-2
     encoder_weights: str | None = None  # a local ImageNet MobileNetV2 state dict; None = from scratch
@@ -195,6 +195,14 @@ def _cases(config: MriTrainingConfig, split: str, cache: Path, log) -> list[dict
     return cases
 
 
+def _by_patient(cases: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The cached cases grouped by patient (one group per study: its sequences, or its fusion pair)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for case in cases:
+        groups.setdefault(case["case_id"], []).append(case)
+    return list(groups.values())
+
+
 def train_mri(config: MriTrainingConfig, resume: bool = False, log=print) -> Path:
     """Train; return the exported model package's folder (the best validation epoch)."""
     import torch
@@ -222,16 +230,14 @@ def train_mri(config: MriTrainingConfig, resume: bool = False, log=print) -> Pat
     if restored:
         start_epoch, best, history = restored
         log(f"resuming after epoch {start_epoch} (best mean validation Dice {best:.4f})")
+    patients = _by_patient(training)
     for epoch in range(start_epoch, config.epochs):
         rng = np.random.default_rng(config.seed * 100_003 + epoch)
-        order = rng.permutation(len(training))[: config.items_per_epoch]
+        order = np.resize(rng.permutation(len(patients)), config.items_per_epoch or len(patients))
         started, losses = time.perf_counter(), []
         network.train()
         for index in order:
-            case = training[index]
-            slices = sample_slices(case, config.slices_per_case, config.tumour_share, rng)
-            stacked = stack_context([v.astype(np.float32) for v in case["image"]], config.context, slices)
-            images, labels, known = crop_batch(stacked, case["label"][slices], case["known"][slices], config.crop, rng)
+            images, labels, known = patient_batch(patients[index], config.slices_per_case, config.tumour_share, config.context, config.crop, rng)
             images, labels, known = augment(torch.from_numpy(images), torch.from_numpy(labels).long(), torch.from_numpy(known), rng)
             optimizer.zero_grad(set_to_none=True)
             loss = coarse_label_loss(network(images.to(config.device)), labels.to(config.device), known.to(config.device))
