@@ -1,7 +1,7 @@
 """Reading, checking and writing images and DICOM series, with geometry kept exact."""
 
 from sacral_tumor_ai.io.atomic import atomic_output, write_json
-from sacral_tumor_ai.io.dicom_series import DicomSeries, list_dicom_series, read_dicom_series
+from sacral_tumor_ai.io.dicom_series import DicomSeries, list_dicom_series
 from sacral_tumor_ai.io.image_io import IMAGE_SUFFIXES, WRITE_SUFFIXES, read_image, write_image
 from sacral_tumor_ai.io.validate import validate_image
 
@@ -12,7 +12,6 @@ __all__ = [
     "atomic_output",
     "write_json",
     "list_dicom_series",
-    "read_dicom_series",
     "read_image",
     "validate_image",
     "write_image",

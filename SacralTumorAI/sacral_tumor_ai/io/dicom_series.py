@@ -85,13 +85,9 @@ def select_series(folder: str | Path, found: list[DicomSeries], choice: str | No
     return matches[0]
 
 
-def read_dicom_series(folder: str | Path, series: str | None = None) -> sitk.Image:
-    """Read one series of ``folder`` as a 3D image in LPS, with its DICOM Modality kept as metadata."""
-    return read_chosen_series(folder, select_series(folder, list_dicom_series(folder), series))
-
-
 def read_chosen_series(folder: str | Path, chosen: DicomSeries) -> sitk.Image:
-    """Read a series found by :func:`list_dicom_series` in ``folder`` (see :func:`read_dicom_series`)."""
+    """Read a series found by :func:`list_dicom_series` in ``folder`` as a 3D image in LPS, with its DICOM
+    Modality, description and UID kept as metadata. ``io.read_image(folder, series)`` chooses and checks it."""
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(list(chosen.files))
     try:
