@@ -11,7 +11,7 @@ from sacral_tumor_ai.cli_segmentation import training_config
 def _train(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.training.mri_train import MriTrainingConfig, train_mri
 
-    config = training_config(MriTrainingConfig, args, "train-mri", ("model", "epochs", "context", "device", "seed", "encoder_weights", "items_per_epoch", "init_model"))
+    config = training_config(MriTrainingConfig, args, "train-mri", ("model", "epochs", "context", "device", "seed", "encoder_weights", "items_per_epoch", "init_model", "decay_from_epoch"))
     print(f"model package: {train_mri(config, resume=args.resume)}")
     return 0
 
@@ -34,6 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--context", type=int, help="neighbouring slices each side: 1 = 2.5D (default), 0 = 2D baseline")
     train.add_argument("--epochs", type=int)
     train.add_argument("--items-per-epoch", dest="items_per_epoch", type=int)
+    train.add_argument("--decay-from-epoch", dest="decay_from_epoch", type=int, help="keep the learning rate until this epoch, then decay it (cosine) to the last epoch")
     train.add_argument("--encoder-weights", dest="encoder_weights", help="local ImageNet MobileNetV2 weights (torchvision state dict); default: from scratch")
     train.add_argument("--init-model", dest="init_model", help="start from this MRI package's weights (T2-fusion from All-sequence: the CET1-w filters start at zero)")
     train.add_argument("--seed", type=int)

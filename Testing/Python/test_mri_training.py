@@ -46,6 +46,15 @@ def test_trains_exports_and_resumes(tiny_mri_datalist: Path, tmp_path: Path) -> 
         assert [row["epoch"] for row in csv.DictReader(stream)] == ["1", "2"]
 
 
+def test_a_resumed_run_can_be_extended_with_a_learning_rate_decay(tiny_mri_datalist: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert _train(tiny_mri_datalist, run, 1) == 0
+    assert _train(tiny_mri_datalist, run, 4, decay_from_epoch=2) == 0
+    with (run / "training_log.csv").open() as stream:
+        rates = [row["learning_rate"] for row in csv.DictReader(stream)]
+    assert [float(rate) for rate in rates] == pytest.approx([5e-4, 5e-4, 5e-4, 5e-4 * (0.02 + 0.98 * 0.5)])
+
+
 def test_fusion_cache_registers_cet1_onto_the_t2_grid(tiny_mri_datalist: Path, tmp_path: Path) -> None:
     from sacral_tumor_ai.training.datalist import load_datalist
     from sacral_tumor_ai.training.mri_data import FUSION, cache_mri_case

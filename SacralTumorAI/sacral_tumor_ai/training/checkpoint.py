@@ -56,8 +56,10 @@ def format_record(record: dict[str, Any]) -> str:
 
 
 def write_history(history: list[dict[str, Any]], path: Path) -> None:
-    """The per-epoch records as a CSV (``training_log.csv``)."""
+    """The per-epoch records as a CSV (``training_log.csv``); a column that only later epochs have (a run
+    extended by a newer version) is left empty for the earlier ones."""
+    columns = list(dict.fromkeys(key for record in history for key in record))
     with path.open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(history[0]))
+        writer = csv.DictWriter(stream, fieldnames=columns)
         writer.writeheader()
         writer.writerows(history)

@@ -2,7 +2,7 @@
 
 Seed 2's regime: per step one patient's 12 slices (each with its neighbours as channels; for All-sequence,
 spread over the patient's sequences: ``mri_data.patient_batch``), random crops with the tumour inside,
-flips/rotation/scaling/shift, AdamW at 5e-4, coarse labels (see ``mri_loss`` and ``mri_data.known_mask``).
+flips/rotation/scaling/shift, AdamW at 5e-4 (optionally decayed from ``decay_from_epoch``), coarse labels (see ``mri_loss`` and ``mri_data.known_mask``).
 Checkpoints every epoch (``--resume``), validation Dice per label every epoch, the best epoch exported as a
 model package.
 """
@@ -27,6 +27,7 @@ from sacral_tumor_ai.training.checkpoint import epoch_record, format_record, res
 from sacral_tumor_ai.training.datalist import load_datalist
 from sacral_tumor_ai.training.mri_data import FOOTPRINT_MARGIN_MM, FUSION, augment, cache_mri_case, patient_batch
 from sacral_tumor_ai.training.mri_loss import coarse_label_loss
+from sacral_tumor_ai.training.schedule import constant_then_cosine
 
 
 @dataclass
@@ -46,6 +47,7 @@ class MriTrainingConfig:
     epochs: int = 300
     items_per_epoch: int | None = None  # steps per epoch, each one patient's slices (all its sequences); None = one per patient
     learning_rate: float = 5e-4
+    decay_from_epoch: int | None = None  # constant learning rate until this epoch, then cosine decay to the last; None = constant
     weight_decay: float = 1e-2
     encoder_weights: str | None = None  # a local ImageNet MobileNetV2 state dict; None = from scratch
     init_model: str | None = None  # start from this MRI package (e.g. All-sequence weights for T2-fusion)
@@ -235,6 +237,9 @@ def train_mri(config: MriTrainingConfig, resume: bool = False, log=print) -> Pat
         rng = np.random.default_rng(config.seed * 100_003 + epoch)
         order = np.resize(rng.permutation(len(patients)), config.items_per_epoch or len(patients))
         started, losses = time.perf_counter(), []
+        learning_rate = config.learning_rate * constant_then_cosine(epoch, config.decay_from_epoch, config.epochs)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate
         network.train()
         for index in order:
             images, labels, known = patient_batch(patients[index], config.slices_per_case, config.tumour_share, config.context, config.crop, rng)
@@ -245,7 +250,7 @@ def train_mri(config: MriTrainingConfig, resume: bool = False, log=print) -> Pat
             optimizer.step()
             losses.append(float(loss.item()))
         dice = _validate(network, validation, spec, config.device)
-        record = epoch_record(epoch, losses, started, dice)
+        record = {**epoch_record(epoch, losses, started, dice), "learning_rate": learning_rate}
         mean_dice = record["mean_dice"]
         history.append(record)
         log(format_record(record))

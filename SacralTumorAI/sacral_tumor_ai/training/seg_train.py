@@ -7,7 +7,6 @@ epoch, best model exported as a model package; runs alone or under ``torchrun`` 
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from sacral_tumor_ai.labels import label_by_name, label_entries
 from sacral_tumor_ai.training import distributed
 from sacral_tumor_ai.training.checkpoint import epoch_record, format_record, restore_checkpoint, save_checkpoint, write_history
 from sacral_tumor_ai.training.datalist import load_datalist
+from sacral_tumor_ai.training.schedule import cosine_factor
 from sacral_tumor_ai.training.seg_data import cache_case, training_transforms
 from sacral_tumor_ai.training.seg_loss import deep_supervision_loss
 
@@ -79,8 +79,7 @@ def _schedule(config: SegTrainingConfig):
     def factor(epoch: int) -> float:
         if epoch < config.warmup_epochs:
             return (epoch + 1) / (config.warmup_epochs + 1)
-        progress = (epoch - config.warmup_epochs) / max(1, config.epochs - config.warmup_epochs)
-        return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress))
+        return cosine_factor(epoch, config.warmup_epochs, config.epochs)
 
     return factor
 
