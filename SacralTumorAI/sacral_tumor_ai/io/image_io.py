@@ -8,7 +8,7 @@ import SimpleITK as sitk
 
 from sacral_tumor_ai.errors import InputImageError, itk_error_summary
 from sacral_tumor_ai.io.atomic import atomic_output, full_suffix
-from sacral_tumor_ai.io.dicom_series import list_dicom_series, read_chosen_series, select_series
+from sacral_tumor_ai.io.dicom_series import DicomSeries, list_dicom_series, read_chosen_series, select_series
 from sacral_tumor_ai.io.nifti_check import check_nifti_complete
 from sacral_tumor_ai.io.validate import squeeze_trailing_singletons, validate_image
 
@@ -30,28 +30,42 @@ def read_image_and_sources(path: str | Path, series: str | None = None) -> tuple
     """:func:`read_image`, and the DICOM files the image was read from (empty for other formats), so that a
     DICOM SEG can reference them without listing the folder again."""
     path = Path(path)
+    found = find_dicom_series(path, series)
+    if found is not None:
+        folder, chosen = found
+        return read_found_series(folder, chosen), [str(Path(f).resolve()) for f in chosen.files]
+    return checked(_read_file(path), path), []
+
+
+def find_dicom_series(path: str | Path, series: str | None = None) -> tuple[Path, DicomSeries] | None:
+    """The folder and DICOM series that ``path`` stands for (a DICOM folder, or one file of the series;
+    ``series`` chooses among several); None when ``path`` is an image file of another format."""
+    path = Path(path)
     if not path.exists():
         raise InputImageError(path, "no such file or folder")
     if path.is_dir():
-        image, sources = _read_series(path, series)
-    else:
-        image, sources = _read_file(path, series)
-    image = squeeze_trailing_singletons(image)
-    validate_image(image, path)
-    return image, sources
-
-
-def _read_series(folder: Path, series: str | None) -> tuple[sitk.Image, list[str]]:
-    chosen = select_series(folder, list_dicom_series(folder), series)
-    return read_chosen_series(folder, chosen), [str(Path(f).resolve()) for f in chosen.files]
-
-
-def _read_file(path: Path, series: str | None) -> tuple[sitk.Image, list[str]]:
-    suffix = full_suffix(path)
+        return path, select_series(path, list_dicom_series(path), series)
     if path.stat().st_size == 0:
         raise InputImageError(path, "is an empty file")
-    if suffix not in IMAGE_SUFFIXES and _is_dicom(path):
-        return _read_series(path.parent, series or _series_uid_of(path))
+    if full_suffix(path) not in IMAGE_SUFFIXES and _is_dicom(path):
+        return path.parent, select_series(path.parent, list_dicom_series(path.parent), series or _series_uid_of(path))
+    return None
+
+
+def read_found_series(folder: Path, chosen: DicomSeries) -> sitk.Image:
+    """A series found by :func:`find_dicom_series` (or a part of it), read and checked."""
+    return checked(read_chosen_series(folder, chosen), folder)
+
+
+def checked(image: sitk.Image, path: Path) -> sitk.Image:
+    """``image`` as a 3D volume (trailing singleton axes dropped), checked by :func:`validate_image`."""
+    image = squeeze_trailing_singletons(image)
+    validate_image(image, path)
+    return image
+
+
+def _read_file(path: Path) -> sitk.Image:
+    suffix = full_suffix(path)
     if suffix not in IMAGE_SUFFIXES:
         raise InputImageError(
             path, f"has an unsupported format '{suffix}'; use NIfTI, NRRD, MetaImage or a DICOM folder"
@@ -59,7 +73,7 @@ def _read_file(path: Path, series: str | None) -> tuple[sitk.Image, list[str]]:
     if suffix in (".nii", ".nii.gz"):
         check_nifti_complete(path)
     try:
-        return sitk.ReadImage(str(path)), []
+        return sitk.ReadImage(str(path))
     except RuntimeError as error:
         raise InputImageError(path, f"cannot be read as an image ({itk_error_summary(error)})") from error
 

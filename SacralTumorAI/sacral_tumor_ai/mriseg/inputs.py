@@ -1,4 +1,5 @@
-"""Reading an MRI study's sequences, including a 4D DWI with several b-values (b = 1000 or the highest is kept)."""
+"""Reading an MRI study's sequences, including a DWI with several b-values, as a 4D file or as one DICOM series
+(b = 1000 or the highest is kept, and the choice is said)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import SimpleITK as sitk
 
 from sacral_tumor_ai.errors import InputImageError, SacralTumorAIError
 from sacral_tumor_ai.io import read_image, validate_image
-from sacral_tumor_ai.io.image_io import read_information
+from sacral_tumor_ai.io.dicom_series import DicomSeries, split_by_b_value
+from sacral_tumor_ai.io.image_io import find_dicom_series, read_found_series, read_information
 from sacral_tumor_ai.io.atomic import full_suffix
 from sacral_tumor_ai.mriseg.spec import SEQUENCE_NAMES, SEQUENCES
 
@@ -38,14 +40,18 @@ def choose_b_volume(b_values: list[float] | None, volumes: int) -> tuple[int, st
     values = np.asarray(b_values)
     close = np.flatnonzero(np.abs(values - WANTED_B) <= 50)
     if close.size:
-        return int(close[-1]), f"4D DWI: using the b = {values[close[-1]]:g} volume (of b = {', '.join(f'{v:g}' for v in values)})"
+        return int(close[-1]), f"DWI with several b-values: using b = {values[close[-1]]:g} (of b = {', '.join(f'{v:g}' for v in values)})"
     index = int(np.argmax(values))
-    return index, f"4D DWI without b = 1000: using the highest, b = {values[index]:g} (of b = {', '.join(f'{v:g}' for v in values)})"
+    return index, f"DWI without b = 1000: using the highest, b = {values[index]:g} (of b = {', '.join(f'{v:g}' for v in values)})"
 
 
-def read_dwi(path: str | Path) -> tuple[sitk.Image, str | None]:
-    """A DWI volume: 3D as it is, or one volume of a 4D file chosen by :func:`choose_b_volume`."""
+def read_dwi(path: str | Path, series: str | None = None) -> tuple[sitk.Image, str | None]:
+    """A DWI volume, and a note on the b-value chosen (:func:`choose_b_volume`) when the input holds several:
+    a 4D file, or a DICOM series of several b-values (told apart by their b-value tags)."""
     path = Path(path)
+    found = find_dicom_series(path, series)
+    if found is not None:
+        return _read_dicom_dwi(*found)
     if path.is_file() and full_suffix(path) in (".nii", ".nii.gz", ".nrrd", ".mha", ".mhd", ".nhdr"):
         size = read_information(path).GetSize()
         if len(size) == 4 and size[3] > 1:
@@ -56,6 +62,15 @@ def read_dwi(path: str | Path) -> tuple[sitk.Image, str | None]:
     return read_image(path), None
 
 
+def _read_dicom_dwi(folder: Path, chosen: DicomSeries) -> tuple[sitk.Image, str | None]:
+    groups = split_by_b_value(chosen)
+    if len(groups) < 2:
+        return read_found_series(folder, chosen), None
+    b_values = list(groups)
+    index, note = choose_b_volume(b_values, len(b_values))
+    return read_found_series(folder, groups[b_values[index]]), note
+
+
 def read_sequences(files: dict[str, str | Path], series: str | None = None) -> tuple[dict[str, sitk.Image], list[str]]:
     """Each named sequence's image, and notes on choices made while reading."""
     images, notes = {}, []
@@ -63,7 +78,7 @@ def read_sequences(files: dict[str, str | Path], series: str | None = None) -> t
         if sequence not in SEQUENCES:
             raise SacralTumorAIError(f"unknown MRI sequence '{sequence}'; use {', '.join(SEQUENCES)}")
         if sequence == "dwi":
-            images[sequence], note = read_dwi(file)
+            images[sequence], note = read_dwi(file, series)
             if note:
                 notes.append(f"{SEQUENCE_NAMES[sequence]}: {note}")
         else:
