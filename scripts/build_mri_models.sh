@@ -3,7 +3,8 @@
 # All-sequence model, the 2D baseline and the T2-fusion model (resumable: run again after an interruption),
 # evaluate them (seed 2's tables), write the model cards, install them.
 # Two training jobs run side by side, one thread each (faster than one job on both cores for these small
-# batches). About two hours on a 2-core CPU. BUILD (default build/) holds the data and the runs.
+# batches). About three and a half hours on a 2-core CPU (All-sequence: 45 epochs of about 200 s, the learning
+# rate decaying from epoch 26). BUILD (default build/) holds the data and the runs.
 #
 # ALLSEQ_INIT and BASELINE_INIT (optional) name MRI model packages to start the All-sequence model and the
 # 2D baseline from; empty, both train from scratch. v0.2.0 started from the 8-epoch snapshots of the v0.1.0

@@ -123,4 +123,4 @@ def test_a_4d_dwi_uses_its_b1000_volume(study: dict[str, Path], tmp_path: Path) 
     (tmp_path / "dwi4d.bval").write_text("0 1000\n")
     result = _run(tmp_path, "--dwi", str(path))
     assert result["segmentation"]["mri"]["model"] == "all-sequence" and result["segmentation"]["mri"]["reference"] == "dwi"
-    assert any("b = 1000 volume" in w for w in result["warnings"])
+    assert any("using b = 1000 (of b = 0, 1000)" in w for w in result["warnings"])
