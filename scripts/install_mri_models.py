@@ -2,7 +2,7 @@
 packages, write their model cards, and install them as the bundled MRI models
 (SacralTumorAI/sacral_tumor_ai/data/models/mri-allseq and mri-t2fusion).
 
-    .venv/bin/python scripts/install_mri_models.py BUILD_DIR [--init-note TEXT] [--fusion-init-note TEXT]
+    .venv/bin/python scripts/install_mri_models.py BUILD_DIR [--init-note TEXT] [--fusion-init-note TEXT] [--version X.Y.Z]
 
 ``--init-note`` says in the cards where the All-sequence model and the 2D baseline started from, when the
 build was given ALLSEQ_INIT/BASELINE_INIT (see build_mri_models.sh); ``--fusion-init-note`` where the T2-fusion
@@ -43,6 +43,11 @@ def _limitations(extra: list[str]) -> list[str]:
     ]
 
 
+def _schedule(config: dict) -> str:
+    decay = config.get("decay_from_epoch")
+    return f" ({config['learning_rate']:g}, then a cosine decay from epoch {decay + 1} to epoch {config['epochs']})" if decay is not None else f" ({config['learning_rate']:g})"
+
+
 FUSION_INIT = "Initialised from the All-sequence model after 8 epochs (with the CET1-w filters at zero), then trained on T2-w + CET1-w registered by ANTs (rigid + affine)."
 
 
@@ -59,7 +64,7 @@ def _two_d_comparison(build: Path) -> list[str]:
     ]
 
 
-def main(build: Path, init_note: str = "", fusion_init_note: str = FUSION_INIT) -> None:
+def main(build: Path, init_note: str = "", fusion_init_note: str = FUSION_INIT, version: str | None = None) -> None:
     evaluation = json.loads((build / "eval-mri" / "metrics.json").read_text())
     table = (build / "eval-mri" / "table.md").read_text().strip().splitlines()
     combined = json.loads((build / "eval-mri-combinations" / "metrics.json").read_text())
@@ -75,11 +80,11 @@ def main(build: Path, init_note: str = "", fusion_init_note: str = FUSION_INIT) 
         ("mri-allseq", "mri-allseq", ["- Sequence combinations average the model's outputs on each sequence after ANTs registration to the first; the 2D baseline is the same network and training on single slices.", *([f"- {init_note}"] if init_note else [])]),
         ("mri-t2fusion", "mri-t2fusion", [f"- {fusion_init_note}", *([f"- The All-sequence model it started from: {init_note}"] if init_note and fusion_init_note == FUSION_INIT else [])]),
     ):
-        package = install_package(build / run / "model", bundled_model_path(name), test)
+        package = install_package(build / run / "model", bundled_model_path(name), test, version)
         history = (build / run / "training_log.csv").read_text().strip().splitlines()
         sections = {
             "How it was made": [
-                f"Trained by `scripts/build_mri_models.sh` (the project's own `cohort --modality mri`, `train-mri` and `evaluate-mri` commands) on a 2-core CPU with seed 2's regime: coarse labels (largest tumour slice +-5 slices), 12 slices per patient with their neighbours as channels, random crops, flips/rotation/scaling/shift, AdamW, Dice + cross-entropy (off the drawn slices, voxels within 10 mm of the tumour's footprint scored as 'background or tumour', the rest as background).",
+                f"Trained by `scripts/build_mri_models.sh` (the project's own `cohort --modality mri`, `train-mri` and `evaluate-mri` commands) on a 2-core CPU with seed 2's regime: coarse labels (largest tumour slice +-5 slices), 12 slices per patient with their neighbours as channels, random crops, flips/rotation/scaling/shift, AdamW{_schedule(package.metadata['training']['config'])}, Dice + cross-entropy (off the drawn slices, voxels within 10 mm of the tumour's footprint scored as 'background or tumour', the rest as background).",
                 f"Epochs run: {len(history) - 1}; the package holds the best validation epoch ({package.metadata['metrics']['validation_coarse_labels']['epoch']}, mean Dice on coarse validation labels).",
                 f"Test: {evaluation['cases']} held-out generated studies, scored against the fine masks (every tumour slice) on each input's own grid, through the full pipeline (`evaluate-mri`).",
             ],
@@ -101,5 +106,6 @@ if __name__ == "__main__":
     parser.add_argument("build", type=Path)
     parser.add_argument("--init-note", default="", help="where the models started from, for the cards")
     parser.add_argument("--fusion-init-note", default=FUSION_INIT, help="where the T2-fusion model started from, for its card")
+    parser.add_argument("--version", help="release both packages under this version (default: the version their runs saved)")
     arguments = parser.parse_args()
-    main(arguments.build, arguments.init_note, arguments.fusion_init_note)
+    main(arguments.build, arguments.init_note, arguments.fusion_init_note, arguments.version)

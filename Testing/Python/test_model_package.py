@@ -100,3 +100,5 @@ def test_install_replaces_the_target_and_records_metrics(package_folder: Path, t
     assert installed.metadata["metrics"] == {**before, "test": {"dice": 0.5}}
     assert not (target / "stale.txt").exists()
     assert installed.metadata["weights"] == load_package(package_folder).metadata["weights"]
+    assert installed.metadata["version"] == load_package(package_folder).metadata["version"]
+    assert install_package(package_folder, target, {}, version="9.1.0").version == "9.1.0"

@@ -131,10 +131,11 @@ def save_package(state_dict: dict[str, Any], metadata: dict[str, Any], folder: s
     return load_package(folder)
 
 
-def install_package(source: str | Path, target: str | Path, metrics: dict[str, Any]) -> ModelPackage:
+def install_package(source: str | Path, target: str | Path, metrics: dict[str, Any], version: str | None = None) -> ModelPackage:
     """Copy the package ``source`` over ``target`` (for example the bundled models' folder), merging
     ``metrics`` (measured after training, such as test results) into its metadata; returns it verified.
-    The weights and their checksum are untouched."""
+    ``version`` releases it under that version (a run resumed under a new configuration may have saved its
+    best epoch under the old one). The weights and their checksum are untouched."""
     source, target = Path(source), Path(target)
     load_package(source)
     if target.exists():
@@ -144,5 +145,7 @@ def install_package(source: str | Path, target: str | Path, metrics: dict[str, A
     metadata_path = target / METADATA_FILE
     metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
     metadata.setdefault("metrics", {}).update(metrics)
+    if version is not None:
+        metadata["version"] = version
     metadata_path.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     return load_package(target)
