@@ -6,7 +6,7 @@ packages, write their model cards, and install them as the bundled MRI models
 
 ``--init-note`` says in the cards where the All-sequence model and the 2D baseline started from, when the
 build was given ALLSEQ_INIT/BASELINE_INIT (see build_mri_models.sh); ``--fusion-init-note`` where the T2-fusion
-model started from, when not from the build's 8-epoch All-sequence snapshot. A build without the 2D baseline
+model started from, when not from the build's finished All-sequence model. A build without the 2D baseline
 (BUILD_DIR/eval-mri-2d) installs cards that say the 2.5D-2D comparison was not re-measured for them.
 """
 
@@ -48,7 +48,7 @@ def _schedule(config: dict) -> str:
     return f" ({config['learning_rate']:g}, then a cosine decay from epoch {decay + 1} to epoch {config['epochs']})" if decay is not None else f" ({config['learning_rate']:g})"
 
 
-FUSION_INIT = "Initialised from the All-sequence model after 8 epochs (with the CET1-w filters at zero), then trained on T2-w + CET1-w registered by ANTs (rigid + affine)."
+FUSION_INIT = "Initialised from the finished All-sequence model (its best epoch; the CET1-w filters at zero), then trained on T2-w + CET1-w registered by ANTs (rigid + affine)."
 
 
 def _two_d_comparison(build: Path) -> list[str]:
