@@ -2,6 +2,8 @@
 # Rebuild the bundled CT segmentation model from scratch with the project's own commands: generate the
 # cohort, train (resumable: run again after an interruption), evaluate, write the model card, install it.
 # About two hours on a 2-core CPU. BUILD (default build/) holds the data and the run.
+# CT_FINETUNE_INIT (optional) names a model package to fine-tune instead of training stage 1 (v0.3.0 was
+# the bundled v0.2.0 fine-tuned this way on generator 1.2 data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -10,10 +12,16 @@ CLI=.venv/bin/sacral-tumor-ai
 [ -f "$BUILD/real-ct/datalist.json" ] || $CLI cohort --cases 80 --seed 12 --out "$BUILD/real-ct" --source real --no-montage
 # Stage 1: generated cases only. Stage 2: fine-tuning on generated cases plus lesions inserted into the real
 # CT (tumour-only labels, marginal loss).
-$CLI train-seg --datalist "$BUILD/gen-ct/datalist.json" --out "$BUILD/ct-seg-run" --config scripts/ct_model_config.json --resume
+if [ -z "${CT_FINETUNE_INIT:-}" ]; then
+  $CLI train-seg --datalist "$BUILD/gen-ct/datalist.json" --out "$BUILD/ct-seg-run" --config scripts/ct_model_config.json --resume
+fi
 $CLI train-seg --datalist "$BUILD/gen-ct/datalist.json" "$BUILD/real-ct/datalist.json" --out "$BUILD/ct-seg-ft" \
-  --config scripts/ct_finetune_config.json --init-model "$BUILD/ct-seg-run/model" --resume
+  --config scripts/ct_finetune_config.json --init-model "${CT_FINETUNE_INIT:-$BUILD/ct-seg-run/model}" --resume
 $CLI evaluate-seg --model "$BUILD/ct-seg-ft/model" --datalist "$BUILD/gen-ct/datalist.json" --split test --out "$BUILD/eval-generated"
 $CLI evaluate-seg --model "$BUILD/ct-seg-ft/model" --datalist "$BUILD/real-ct/datalist.json" --split test --structures tumor --out "$BUILD/eval-real"
 $CLI evaluate-seg --model "$BUILD/ct-seg-ft/model" --datalist "$BUILD/gen-ct/datalist.json" --split test --provider classical --out "$BUILD/eval-classical"
+if [ -n "${CT_FINETUNE_INIT:-}" ]; then  # the starting model on the same test cases, for the card
+  $CLI evaluate-seg --model "$CT_FINETUNE_INIT" --datalist "$BUILD/gen-ct/datalist.json" --split test --out "$BUILD/eval-generated-previous"
+  $CLI evaluate-seg --model "$CT_FINETUNE_INIT" --datalist "$BUILD/real-ct/datalist.json" --split test --structures tumor --out "$BUILD/eval-real-previous"
+fi
 .venv/bin/python scripts/install_ct_model.py "$BUILD"

@@ -17,6 +17,18 @@ from sacral_tumor_ai.models.package import install_package
 COLUMNS = ("dice", "iou", "hd95_mm", "cases")
 
 
+def _previous(build: Path) -> list[str]:
+    """Tables of BUILD/eval-generated-previous and eval-real-previous (the starting model evaluated like
+    this one), or a line saying there are none."""
+    lines = []
+    for name, title in (("eval-generated-previous", "Held-out generated test cases"), ("eval-real-previous", "Held-out lesions inserted into the real CT")):
+        path = build / name / "metrics.json"
+        if path.is_file():
+            evaluation = json.loads(path.read_text())
+            lines += [f"{title}, {evaluation['model']['name']} {evaluation['model']['version']}:", "", *metrics_table(evaluation["summary"], COLUMNS), ""]
+    return lines or ["not measured"]
+
+
 def main(build: Path) -> None:
     run = build / "ct-seg-ft"
     evaluations = {name: json.loads((build / name / "metrics.json").read_text()) for name in ("eval-generated", "eval-real", "eval-classical") if (build / name / "metrics.json").exists()}
@@ -26,14 +38,15 @@ def main(build: Path) -> None:
     history = (run / "training_log.csv").read_text().strip().splitlines()
     sections = {
         "How it was made": [
-            "Trained by `scripts/build_ct_model.sh` (the project's own `cohort`, `train-seg` and `evaluate-seg` commands) on a 2-core CPU, in two stages: 8 epochs on generated cases (v0.1.0), then fine-tuned on generated cases plus lesions inserted into the one bundled real CT (tumour-only labels, trained with the marginal loss, so the unlabelled real bones are never called background).",
+            "Trained by `scripts/build_ct_model.sh` (the project's own `cohort`, `train-seg` and `evaluate-seg` commands) on a 2-core CPU, in stages: 8 epochs on generated cases (v0.1.0); fine-tuning on generated cases plus lesions inserted into the one bundled real CT, tumour-only labels trained with the marginal loss so that the unlabelled real bones are never called background (v0.2.0, 5 epochs, generator 1.0 cases); then v0.2.0 fine-tuned again the same way on a new cohort from generator 1.2 (v0.3.0: `CT_FINETUNE_INIT=<v0.2.0> scripts/build_ct_model.sh`).",
             "The test sets below were never seen in training: held-out generated cases, and held-out inserted lesions (different lesions, same real scan).",
-            f"Fine-tuning epochs run: {len(history) - 1} of the {package.metadata['training']['config']['epochs']} configured; the package holds the best validation epoch ({package.metadata['metrics']['validation_model_grid']['epoch']}). A stopped run continues with the same command (`--resume`).",
-            "Generated cases come from generator 1.0 (docs/data-engine.md): before the symphysis and acetabular-cup fixes of 1.1.",
+            f"Last fine-tuning epochs run: {len(history) - 1} of the {package.metadata['training']['config']['epochs']} configured, the learning rate decaying (cosine) to the last; the package holds the best validation epoch ({package.metadata['metrics']['validation_model_grid']['epoch']}). A stopped run continues with the same command (`--resume`).",
+            "Generated cases come from generator 1.2 (docs/data-engine.md).",
         ],
         "Results: held-out generated test cases (full pipeline, native resolution)": metrics_table(evaluations["eval-generated"]["summary"], COLUMNS) if "eval-generated" in evaluations else ["not measured"],
         "Results: held-out lesions inserted into the bundled real CT (tumour only; one real anatomy)": metrics_table(evaluations["eval-real"]["summary"], COLUMNS) if "eval-real" in evaluations else ["not measured"],
-        "Baseline: classical hip-bone provider on the same generated test cases": metrics_table(evaluations["eval-classical"]["summary"], COLUMNS) if "eval-classical" in evaluations else ["not measured"],
+        "Baseline: classical hip-bone provider on generated test cases (where it finds no pelvis the case is refused and scores 0, tumour included)": metrics_table(evaluations["eval-classical"]["summary"], COLUMNS) if "eval-classical" in evaluations else ["not measured"],
+        "The model it was fine-tuned from, on the same test cases": _previous(build),
         "Training log (validation Dice on the model grid)": ["```", *history, "```"],
         "Limitations": [
             "- No real tumours: the tumours, and all but one anatomy, are generated. Performance on patients is unknown.",

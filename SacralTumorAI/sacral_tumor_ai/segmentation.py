@@ -9,10 +9,14 @@ import numpy as np
 import SimpleITK as sitk
 
 from sacral_tumor_ai.errors import AnatomyNotFoundError
-from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, LABELS, TUMOR
+from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, LABELS, SACRUM, TUMOR
 
 # Less hip bone than this in view means the scan does not show the pelvis (an adult hip bone is 200-500 mL).
 MIN_HIP_BONE_ML = 20.0
+# A pelvis's hip bones meet the sacrum at the SI joints (a 2-4 mm gap). When a sacrum is found but neither hip
+# bone comes this close to it, the parts are stray calls on other anatomy (an abdominal MRI's body wall and
+# retroperitoneum), not a pelvis.
+MAX_SI_GAP_MM = 20.0
 
 
 @dataclass
@@ -46,16 +50,36 @@ def label_volumes_ml(labelmap: sitk.Image) -> dict[str, float]:
     return {label.name: round(float(counts[label.value]) * voxel_ml, 3) for label in sorted(LABELS, key=lambda l: l.value)}
 
 
-def check_anatomy(volumes: dict[str, float], source: str, modality: str, both_hips: bool = False) -> list[str]:
+def hip_to_sacrum_gap_mm(labelmap: sitk.Image) -> float | None:
+    """The shortest distance from either hip bone to the sacrum (mm); None when the sacrum or both hip bones
+    are missing."""
+    from scipy import ndimage
+
+    labels = sitk.GetArrayViewFromImage(labelmap)
+    sacrum, hips = labels == SACRUM.value, np.isin(labels, (HIP_LEFT.value, HIP_RIGHT.value))
+    if not sacrum.any() or not hips.any():
+        return None
+    box = ndimage.find_objects((sacrum | hips).astype(np.uint8))[0]  # distances only where the parts are
+    distances = ndimage.distance_transform_edt(~sacrum[box], sampling=labelmap.GetSpacing()[::-1])
+    return float(distances[hips[box]].min())
+
+
+def check_anatomy(volumes: dict[str, float], source: str, modality: str, both_hips: bool = False, si_gap_mm: float | None = None) -> list[str]:
     """Raise :class:`AnatomyNotFoundError` when no pelvis is in view (``both_hips``: unless each hip bone has
-    at least ``MIN_HIP_BONE_ML``); otherwise the warnings a user should read (no tumour, a small hip bone)."""
+    at least ``MIN_HIP_BONE_ML``; ``si_gap_mm``, from :func:`hip_to_sacrum_gap_mm`: unless a hip bone meets
+    the sacrum); otherwise the warnings a user should read (no tumour, a small hip bone)."""
     hips = volumes[HIP_LEFT.name] + volumes[HIP_RIGHT.name]
     smallest = min(volumes[HIP_LEFT.name], volumes[HIP_RIGHT.name])
+    found = f"left {volumes[HIP_LEFT.name]:.1f} mL, right {volumes[HIP_RIGHT.name]:.1f} mL"
     if hips < MIN_HIP_BONE_ML or (both_hips and smallest < MIN_HIP_BONE_ML):
-        found = f"left {volumes[HIP_LEFT.name]:.1f} mL, right {volumes[HIP_RIGHT.name]:.1f} mL"
         raise AnatomyNotFoundError(
             f"{source}: no pelvis in the field of view (hip bones found: {found}); the model needs {modality} "
             "showing the pelvis"
+        )
+    if si_gap_mm is not None and si_gap_mm > MAX_SI_GAP_MM:
+        raise AnatomyNotFoundError(
+            f"{source}: no pelvis in the field of view (the parts called hip bones, {found}, lie {si_gap_mm:.0f} mm "
+            f"from the part called sacrum, where a pelvis's meet it at the SI joints); the model needs {modality} showing the pelvis"
         )
     warnings = []
     if volumes[TUMOR.name] <= 0:
@@ -88,9 +112,11 @@ def measured_segmentation(
     notes: list[str] | tuple[str, ...] = (), both_hips: bool = False, details: dict[str, Any] | None = None,
 ) -> Segmentation:
     """The result for a finished labelmap: volumes, the anatomy check (which may refuse it, see
-    :func:`check_anatomy`), ``notes`` then its warnings, model name and rounded timings."""
+    :func:`check_anatomy`; ``both_hips``, as for an MRI, also requires a hip bone to meet the sacrum),
+    ``notes`` then its warnings, model name and rounded timings."""
     volumes = label_volumes_ml(labelmap)
-    warnings = [*notes, *check_anatomy(volumes, source, modality, both_hips)]
+    gap = hip_to_sacrum_gap_mm(labelmap) if both_hips else None
+    warnings = [*notes, *check_anatomy(volumes, source, modality, both_hips, gap)]
     return Segmentation(
         labelmap=labelmap,
         volumes_ml=volumes,
