@@ -60,7 +60,10 @@ def hip_to_sacrum_gap_mm(labelmap: sitk.Image) -> float | None:
     if not sacrum.any() or not hips.any():
         return None
     box = ndimage.find_objects((sacrum | hips).astype(np.uint8))[0]  # distances only where the parts are
-    distances = ndimage.distance_transform_edt(~sacrum[box], sampling=labelmap.GetSpacing()[::-1])
+    part = sitk.GetImageFromArray(sacrum[box].astype(np.uint8))
+    part.SetSpacing(labelmap.GetSpacing())
+    # ITK's multithreaded distance map: a fraction of scipy's time on a 512 x 512 MRI, which this check runs on.
+    distances = sitk.GetArrayViewFromImage(sitk.SignedMaurerDistanceMap(part, insideIsPositive=False, squaredDistance=False, useImageSpacing=True))
     return float(distances[hips[box]].min())
 
 

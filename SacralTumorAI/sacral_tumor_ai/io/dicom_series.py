@@ -110,7 +110,6 @@ def read_chosen_series(folder: str | Path, chosen: DicomSeries) -> sitk.Image:
     return image
 
 
-
 def _refuse_repeated_positions(folder: str | Path, chosen: DicomSeries, reader: sitk.ImageSeriesReader) -> None:
     # Several volumes in one series (b-values, echoes, time points) would read as one volume with its
     # slices interleaved and a wrong slice spacing, which GDCM only warns about.
