@@ -14,6 +14,7 @@ import torch
 
 from sacral_tumor_ai.models.package import load_package
 from sacral_tumor_ai.training.checkpoint import load_checkpoint
+from sacral_tumor_ai.training.schedule import warmup_then_cosine
 from sacral_tumor_ai.training.seg_train import SegTrainingConfig, train_segmentation
 from toy_ct import TINY_TRAINING, write_toy_datalist
 
@@ -47,6 +48,9 @@ def test_trains_exports_and_resumes(toy_datalist: Path, tmp_path: Path) -> None:
     # Learning happened: the loss falls and validation Dice rises (toy data, a few seconds of training).
     assert float(log[-1]["loss"]) < 0.8 * float(log[0]["loss"])
     assert float(log[-1]["mean_dice"]) > float(log[0]["mean_dice"]) + 0.1
+    # The rate is computed from the epoch, so the extended run decays over all 12 epochs.
+    expected = [longer.learning_rate * warmup_then_cosine(epoch, longer.warmup_epochs, 12) for epoch in range(12)]
+    assert [float(row["learning_rate"]) for row in log[2:]] == pytest.approx(expected[2:])
 
 
 @pytest.mark.slow

@@ -24,16 +24,16 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return torch.load(Path(path), map_location="cpu", weights_only=True)
 
 
-def restore_checkpoint(path: Path, network, optimizer, scheduler=None) -> tuple[int, float, list[dict[str, Any]]] | None:
-    """Restore network, optimizer (and scheduler) from the checkpoint at ``path``; returns the epoch to
-    start from, the best validation score so far and the history, or None when there is no checkpoint."""
+def restore_checkpoint(path: Path, network, optimizer) -> tuple[int, float, list[dict[str, Any]]] | None:
+    """Restore network and optimizer from the checkpoint at ``path``; returns the epoch to start from, the
+    best validation score so far and the history, or None when there is no checkpoint. The learning rate is
+    not restored: the trainers compute it from the epoch (``training.schedule``), so a resumed run may be
+    given more epochs. (Checkpoints of older versions also hold a scheduler state, which is ignored.)"""
     if not path.exists():
         return None
     state = load_checkpoint(path)
     network.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler"])
     return int(state["epoch"]) + 1, float(state["best"]), list(state["history"])
 
 

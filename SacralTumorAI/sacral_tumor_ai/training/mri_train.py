@@ -27,7 +27,7 @@ from sacral_tumor_ai.training.checkpoint import epoch_record, format_record, res
 from sacral_tumor_ai.training.datalist import load_datalist
 from sacral_tumor_ai.training.mri_data import FOOTPRINT_MARGIN_MM, FUSION, augment, cache_mri_case, patient_batch
 from sacral_tumor_ai.training.mri_loss import coarse_label_loss
-from sacral_tumor_ai.training.schedule import constant_then_cosine
+from sacral_tumor_ai.training.schedule import constant_then_cosine, set_learning_rate
 
 
 @dataclass
@@ -238,8 +238,7 @@ def train_mri(config: MriTrainingConfig, resume: bool = False, log=print) -> Pat
         order = np.resize(rng.permutation(len(patients)), config.items_per_epoch or len(patients))
         started, losses = time.perf_counter(), []
         learning_rate = config.learning_rate * constant_then_cosine(epoch, config.decay_from_epoch, config.epochs)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate
+        set_learning_rate(optimizer, learning_rate)
         network.train()
         for index in order:
             images, labels, known = patient_batch(patients[index], config.slices_per_case, config.tumour_share, config.context, config.crop, rng)

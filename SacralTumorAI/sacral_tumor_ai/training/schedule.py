@@ -20,3 +20,17 @@ def constant_then_cosine(epoch: int, decay_from: int | None, epochs: int) -> flo
     if decay_from is None or epoch < decay_from:
         return 1.0
     return cosine_factor(epoch, decay_from, epochs)
+
+
+def warmup_then_cosine(epoch: int, warmup: int, epochs: int) -> float:
+    """A linear warm-up over the first ``warmup`` epochs (from 1/(warmup+1)), then the cosine decay to the last
+    epoch. Stateless like :func:`constant_then_cosine`."""
+    if epoch < warmup:
+        return (epoch + 1) / (warmup + 1)
+    return cosine_factor(epoch, warmup, epochs)
+
+
+def set_learning_rate(optimizer, rate: float) -> None:
+    """Every parameter group of ``optimizer`` at ``rate`` (the trainers set it at the start of each epoch)."""
+    for group in optimizer.param_groups:
+        group["lr"] = rate

@@ -22,7 +22,7 @@ from sacral_tumor_ai.labels import label_by_name, label_entries
 from sacral_tumor_ai.training import distributed
 from sacral_tumor_ai.training.checkpoint import epoch_record, format_record, restore_checkpoint, save_checkpoint, write_history
 from sacral_tumor_ai.training.datalist import load_datalist
-from sacral_tumor_ai.training.schedule import cosine_factor
+from sacral_tumor_ai.training.schedule import set_learning_rate, warmup_then_cosine
 from sacral_tumor_ai.training.seg_data import cache_case, training_transforms
 from sacral_tumor_ai.training.seg_loss import deep_supervision_loss
 
@@ -73,15 +73,6 @@ class SegTrainingConfig:
                 "norm": "instance",
             },
         }
-
-
-def _schedule(config: SegTrainingConfig):
-    def factor(epoch: int) -> float:
-        if epoch < config.warmup_epochs:
-            return (epoch + 1) / (config.warmup_epochs + 1)
-        return cosine_factor(epoch, config.warmup_epochs, config.epochs)
-
-    return factor
 
 
 def dice_per_label(prediction: np.ndarray, target: np.ndarray) -> dict[str, float]:
@@ -178,10 +169,9 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
     network = network.to(group.device)
     model = DistributedDataParallel(network) if group.distributed else network
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
     start_epoch, best, history = 0, -1.0, []
     checkpoint_path = out / "checkpoint.pt"
-    restored = restore_checkpoint(checkpoint_path, network, optimizer, scheduler) if resume else None
+    restored = restore_checkpoint(checkpoint_path, network, optimizer) if resume else None
     if restored:
         start_epoch, best, history = restored
         if group.is_main:
@@ -196,6 +186,8 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
             sampler.set_epoch(epoch)
         loader = DataLoader(dataset, batch_size=max(1, config.batch_size // config.samples_per_case), shuffle=sampler is None, sampler=sampler, num_workers=0, collate_fn=list_data_collate)
         started, losses = time.perf_counter(), []
+        learning_rate = config.learning_rate * warmup_then_cosine(epoch, config.warmup_epochs, config.epochs)
+        set_learning_rate(optimizer, learning_rate)
         model.train()
         for batch in loader:
             optimizer.zero_grad(set_to_none=True)
@@ -205,12 +197,11 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
             torch.nn.utils.clip_grad_norm_(network.parameters(), config.gradient_clip)
             optimizer.step()
             losses.append(float(loss.item()))
-        scheduler.step()
         if not group.is_main:
             distributed.barrier(group)
             continue
         dice = _validate(network, validation_cases, spec, group.device)
-        record = epoch_record(epoch, losses, started, dice)
+        record = {**epoch_record(epoch, losses, started, dice), "learning_rate": learning_rate}
         mean_dice = record["mean_dice"]
         history.append(record)
         log(format_record(record))
@@ -219,7 +210,7 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
             metrics = {"validation_model_grid": {"epoch": epoch + 1, "dice": dice, "mean_dice": mean_dice, "cases": len(validation_cases)}}
             save_package(network.state_dict(), package_metadata(config, metrics, {"training": len(training_cases), "validation": len(validation_cases)}), out / "model")
         save_checkpoint(
-            {"model": network.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "epoch": epoch, "best": best, "history": history},
+            {"model": network.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best": best, "history": history},
             checkpoint_path,
         )
         write_history(history, out / "training_log.csv")
