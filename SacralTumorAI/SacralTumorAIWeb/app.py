@@ -60,7 +60,10 @@ class SacralTumorAIWebApp(TrameApp):
 
     def _add_panel(self, max_upload_mb: int) -> None:
         download = self.server.controller.trigger_name(self._download)
-        actions = {"segment": self._guarded(self.workflow.segment), "cancel": self.workflow.cancel, "classify": self._guarded(self.workflow.classify)}
+        actions = {
+            "segment": self._guarded(self.workflow.segment), "cancel": self.workflow.cancel, "classify": self._guarded(self.workflow.classify),
+            "remove_sequence": self._guarded(self.workflow.remove_sequence),
+        }
         with self.ui.layout.drawer:
             SacralTumorAIPanel(actions, download, max_upload_mb, v_if=(f"{self.ui.name.active_tool} === 'SacralTumorAIPanel'",))
         with self.ui.layout.toolbar:
@@ -77,6 +80,7 @@ class SacralTumorAIWebApp(TrameApp):
         self._mpr_logic.set_ui(self.ui.mpr_interaction_button)
         self.ui.load_volume_items_buttons.on_load_volume.connect(self._guarded(self.workflow.load_upload))
         self.state.change("sta_upload")(self._on_upload)
+        self.state.change("sta_sequence_upload")(self._on_sequence_upload)
         self.server.controller.on_client_exited.add(self.workflow.cancel)
         self.server.controller.on_server_exited.add(self._on_exit)
 
@@ -124,6 +128,11 @@ class SacralTumorAIWebApp(TrameApp):
             self._guarded(self.workflow.load_upload)(sta_upload)
             self.state.sta_upload = None
 
+    def _on_sequence_upload(self, sta_sequence_upload, **_) -> None:
+        if sta_sequence_upload:
+            self._guarded(self.workflow.add_sequence_upload)(sta_sequence_upload)
+            self.state.sta_sequence_upload = None
+
     def _download(self, key: str):
         try:
             return self.server.protocol.addAttachment(self.workflow.download(key))
@@ -137,18 +146,25 @@ class SacralTumorAIWebApp(TrameApp):
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
-    def load(self, path: str | Path) -> None:
-        """Load the case the app starts with (a file or DICOM folder on the server)."""
-        self.workflow.load_path(path)
+    def load(self, path: str | Path | None = None, sequences: dict[str, str | Path] | None = None) -> None:
+        """Load the case the app starts with (a file or DICOM folder on the server), or an MRI study's
+        sequences (sequence -> path; T2-w shown when there is one)."""
+        if sequences:
+            self.workflow.load_study(sequences)
+        else:
+            self.workflow.load_path(path)
         self._show_volume_state()
 
 
-def main(volume: str | Path | None = None, port: int = 8080, host: str = "127.0.0.1", work_dir: str | None = None, max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB, open_browser: bool = False) -> None:
-    """Start the app on ``volume`` (default: the bundled demo case) and print its URL."""
+def main(
+    volume: str | Path | None = None, port: int = 8080, host: str = "127.0.0.1", work_dir: str | None = None,
+    max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB, open_browser: bool = False, sequences: dict[str, str] | None = None,
+) -> None:
+    """Start the app on ``volume`` or an MRI study's ``sequences`` (default: the bundled demo case) and print its URL."""
     from sacral_tumor_ai.demo import demo_case_path
 
     app = SacralTumorAIWebApp(work_dir=work_dir, max_upload_mb=max_upload_mb)
-    app.load(volume or demo_case_path())
+    app.load(volume or (None if sequences else demo_case_path()), sequences)
     if host not in ("127.0.0.1", "localhost"):
         LOG.warning("listening on %s: anyone who can reach this machine can use the app and see its images", host)
     print(f"SacralTumorAI web app: http://{host}:{port}/  (research use only; Ctrl+C stops it)", flush=True)

@@ -28,7 +28,7 @@ UPLOAD_TYPES = ".nii,.nii.gz,.nrrd,.nhdr,.mha,.mhd,.zip"
 
 class SacralTumorAIPanel(VCard):
     """Built inside trame-slicer's drawer. ``actions`` maps names to server callbacks: segment, cancel,
-    classify, and ``download`` (a trigger returning an attachment for a ``DOWNLOADS`` key)."""
+    classify, remove_sequence (called with the sequence's kind), and ``download`` (a trigger returning an attachment for a ``DOWNLOADS`` key)."""
 
     def __init__(self, actions: dict[str, Callable], download_trigger: str, max_upload_mb: int, **kwargs) -> None:
         super().__init__(flat=True, classes="pa-2", **kwargs)
@@ -42,6 +42,17 @@ class SacralTumorAIPanel(VCard):
                 )
                 html.Div("Volume: {{ sta_volume_name || 'none' }}", id="sta-volume", classes="text-body-2 mb-1")
                 VSelect(id="sta-input-kind", v_model=("sta_input_kind",), items=("sta_input_kinds",), label="The volume is", density="compact", disabled=("sta_busy",))
+                with html.Div(id="sta-sequences", v_if=("sta_volume_name && sta_input_kind !== 'ct'",), classes="mb-2"):
+                    html.Div("Other sequences of this study (T2-w with CET1-w: the T2-fusion model)", classes="text-caption")
+                    with html.Div(v_for="row in sta_sequences", classes="d-flex align-center sta-sequence"):
+                        html.Div("{{ row.title }}: {{ row.name }}", classes="text-body-2 flex-grow-1")
+                        VBtn(icon="mdi-close", size="x-small", variant="text", click=(actions["remove_sequence"], "[row.kind]"), disabled=("sta_busy",), classes="sta-sequence-remove")
+                    with html.Div(classes="d-flex ga-2"):
+                        VSelect(id="sta-sequence-kind", v_model=("sta_sequence_kind",), items=("sta_sequence_kinds",), label="Add", density="compact", disabled=("sta_busy",), style="max-width: 130px")
+                        VFileInput(
+                            id="sta-sequence-upload", v_model=("sta_sequence_upload", None), label="file of that sequence",
+                            accept=UPLOAD_TYPES, density="compact", disabled=("sta_busy",),
+                        )
                 with html.Div(classes="d-flex ga-2"):
                     VBtn("Segment", id="sta-segment", color="primary", click=actions["segment"], disabled=("sta_busy || !sta_volume_name",))
                     VBtn("Cancel", id="sta-cancel", click=actions["cancel"], v_if=("sta_busy",))

@@ -21,13 +21,16 @@ from sacral_tumor_ai.io.image_io import IMAGE_SUFFIXES
 from sacral_tumor_ai.io.atomic import full_suffix
 from sacral_tumor_ai.io.dicom_series import list_dicom_series
 from sacral_tumor_ai.mriseg.sequence_names import guess_sequence
+from sacral_tumor_ai.mriseg.spec import SEQUENCE_NAMES
 from SacralTumorAILib import SacralTumorAILogic
 from SacralTumorAILib.location_nodes import show_slices_at, tumour_centre_ras
 from SacralTumorAILib.segment_job import SegmentationInputs, SegmentationOptions
 
 LOG = logging.getLogger("sacral_tumor_ai.web")
 POLL_SECONDS = 0.25
-INPUT_KINDS = {"ct": "NCCT", "t1": "T1-w", "t2": "T2-w", "dwi": "DWI", "cet1": "CET1-w"}
+SEQUENCE_KINDS = dict(SEQUENCE_NAMES)  # t1, t2, dwi, cet1 -> T1-w, ...
+INPUT_KINDS = {"ct": "NCCT", **SEQUENCE_KINDS}
+MAIN_SEQUENCE_ORDER = ("t2", "cet1", "t1", "dwi")  # which sequence of a study opened from the command line is shown
 DOWNLOADS = {  # key -> (file suffix after the stem, MIME type)
     "seg_nrrd": (".seg.nrrd", "application/octet-stream"),
     "nifti": (".nii.gz", "application/gzip"),
@@ -43,7 +46,18 @@ def initial_state() -> dict[str, Any]:
         "sta_busy": False, "sta_progress": 0.0, "sta_status": "", "sta_error": "",
         "sta_segments": [], "sta_location": [], "sta_age": "", "sta_sex": "", "sta_probabilities": [],
         "sta_classification_warnings": [], "sta_classified": False, "sta_upload": None,
+        "sta_sequences": [], "sta_sequence_kind": "cet1", "sta_sequence_upload": None,
+        "sta_sequence_kinds": [{"value": k, "title": v} for k, v in SEQUENCE_KINDS.items()],
     }
+
+
+def segmented_status(result: dict[str, Any]) -> str:
+    """The status line after Segment; for MRI it names the model and the sequences it used."""
+    mri = result.get("segmentation", {}).get("mri")
+    if not mri:
+        return "segmented"
+    model = {"t2-fusion": "T2-fusion", "all-sequence": "All-sequence"}.get(mri["model"], mri["model"])
+    return f"segmented by the {model} model on {' + '.join(SEQUENCE_NAMES.get(s, s) for s in mri['sequences'])}"
 
 
 class WorkflowLogic:
@@ -59,6 +73,7 @@ class WorkflowLogic:
         self.max_upload_bytes = max_upload_bytes
         self.python = python
         self.volume = None
+        self.sequences: dict[str, Any] = {}  # further sequences of the loaded MRI study: kind -> volume node
         self.segmentation = None
         self.job = None
         self._export: tuple[str, Path] | None = None  # (results fingerprint, folder) of the last export
@@ -70,14 +85,32 @@ class WorkflowLogic:
         folder.mkdir(parents=True)
         return folder
 
-    def load_path(self, path: str | Path) -> None:
-        """Load a volume file or DICOM folder (checked by the core) as the case, replacing the previous one."""
+    def load_path(self, path: str | Path, kind: str | None = None) -> None:
+        """Load a volume file or DICOM folder (checked by the core) as the case, replacing the previous one;
+        ``kind`` (an ``INPUT_KINDS`` key) says what it is, else it is guessed from its values and name."""
         volume = self.logic.load_volume(path)
-        self._set_volume(volume)
+        self._set_volume(volume, kind)
+
+    def load_study(self, files: dict[str, str | Path]) -> None:
+        """An MRI study from the server's files (sequence -> path): one sequence shown, the others added."""
+        main = next(kind for kind in (*MAIN_SEQUENCE_ORDER, *files) if kind in files)
+        self.load_path(files[main], main)
+        for kind, path in files.items():
+            if kind != main:
+                self.add_sequence_path(path, kind)
 
     def load_upload(self, files: list[dict] | dict | None) -> None:
         """An uploaded file: a volume (NIfTI, NRRD, MHA) or a ``.zip`` of one DICOM series. Refused with a
         message when too large, of another type, unreadable, or a zip holding several series."""
+        self._from_upload(files, self.load_path)
+
+    def add_sequence_upload(self, files: list[dict] | dict | None) -> None:
+        """An uploaded further sequence of the loaded MRI study, of the kind chosen in ``sta_sequence_kind``."""
+        kind = self.state.sta_sequence_kind
+        self._from_upload(files, lambda path: self.add_sequence_path(path, kind))
+
+    def _from_upload(self, files: list[dict] | dict | None, load) -> None:
+        """Check and write an upload into a private folder, then ``load(path)``; nothing is kept if it fails."""
         if not files:
             return
         file = files[0] if isinstance(files, list) else files
@@ -94,7 +127,7 @@ class WorkflowLogic:
             path.write_bytes(content)
             if suffix == ".zip":
                 path = self._series_folder(self._unzip(path, folder / "dicom"), name)
-            self.load_path(path)
+            load(path)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -121,22 +154,65 @@ class WorkflowLogic:
             raise SacralTumorAIError(f"{name} holds {len(found)} DICOM series ({listing}): upload a .zip of the one series to segment")
         return found[0][0]
 
-    def _set_volume(self, volume) -> None:
+    def _set_volume(self, volume, kind: str | None = None) -> None:
         self._remove_results()
-        if self.volume is not None:
-            self.logic.scene.RemoveNode(self.volume)
-        self.volume = volume
+        for node in [self.volume, *self.sequences.values()]:
+            if node is not None:
+                self.logic.scene.RemoveNode(node)
+        self.volume, self.sequences = volume, {}
         modality = self.logic.describe_volume(volume)["modality"]["guess"]
-        kind = "ct" if modality == "CT" else (guess_sequence(volume.GetName()) or "t2")
-        self.display.show_volume(volume, do_reset_views=True)
+        kind = kind or ("ct" if modality == "CT" else (guess_sequence(volume.GetName()) or "t2"))
+        if self.display is not None:  # None: a workflow without views (scripts, tests)
+            self.display.show_volume(volume, do_reset_views=True)
         self.state.update({**initial_state(), "sta_volume_name": volume.GetName(), "sta_input_kind": kind})
         LOG.info("volume loaded (%s)", modality)  # no names or paths: they may identify a patient
+
+    def add_sequence_path(self, path: str | Path, kind: str) -> None:
+        """Another sequence of the loaded MRI study (CET1-w beside T2-w: the T2-fusion model), replacing an
+        earlier one of the same kind. Refused, with the scene unchanged, unless it is an MR image of a kind
+        the study does not have yet."""
+        if self.volume is None:
+            raise SacralTumorAIError("open one sequence of the MRI study first, then add the others")
+        shown = self.state.sta_input_kind
+        if shown == "ct":
+            raise SacralTumorAIError("the open volume is a CT: only an MRI study takes further sequences (or say which sequence the open volume is)")
+        if kind not in SEQUENCE_KINDS:
+            raise SacralTumorAIError(f"'{kind}' is not an MRI sequence this app knows ({', '.join(SEQUENCE_KINDS.values())})")
+        if kind == shown:
+            raise SacralTumorAIError(f"the open volume is the {SEQUENCE_KINDS[kind]}: choose which sequence the added file is")
+        node = self.logic.load_volume(path)
+        try:
+            self.logic.require_modality(node, "MR")
+        except BaseException:
+            self.logic.scene.RemoveNode(node)
+            raise
+        if kind in self.sequences:
+            self.logic.scene.RemoveNode(self.sequences[kind])
+        self.sequences[kind] = node
+        self._show_sequences()
+        LOG.info("sequence added (%s)", kind)
+
+    def remove_sequence(self, kind: str) -> None:
+        """Take an added sequence out of the study (and the scene); not the one the segmentation lies on."""
+        node = self.sequences.get(kind)
+        if node is not None and self.segmentation is not None and self._reference() is node:
+            raise SacralTumorAIError(f"the segmentation lies on the {SEQUENCE_KINDS[kind]}: it stays while the segmentation does")
+        if node is not None:
+            self.logic.scene.RemoveNode(self.sequences.pop(kind))
+        self._show_sequences()
+
+    def _show_sequences(self) -> None:
+        with self.state:
+            self.state.sta_sequences = [{"kind": k, "title": SEQUENCE_KINDS[k], "name": n.GetName()} for k, n in self.sequences.items()]
 
     # Segment -----------------------------------------------------------------------------------------
     def _inputs(self) -> SegmentationInputs:
         if self.volume is None:
             raise SacralTumorAIError("no volume loaded: open a file first")
-        return SegmentationInputs(**{self.state.sta_input_kind: self.volume})
+        shown = self.state.sta_input_kind
+        if shown in self.sequences:
+            raise SacralTumorAIError(f"the open volume and an added sequence are both the {SEQUENCE_KINDS[shown]}: say which sequence the open volume is, or remove the added one")
+        return SegmentationInputs(**{shown: self.volume}, **self.sequences)
 
     async def _run_job(self, job, finish, status: str) -> None:
         """Poll a background job into the page, then ``finish(job)``; one job at a time."""
@@ -177,13 +253,14 @@ class WorkflowLogic:
         outcome = self.logic.finish_segmentation(job)
         self._remove_results()
         self.segmentation = outcome.segmentation_node
-        self.editor.set_active_segmentation(self.segmentation, self.volume)
+        # Of a study, the mask lies on its reference sequence's grid (T2-w for T2-fusion): edit on that one.
+        self.editor.set_active_segmentation(self.segmentation, outcome.reference_volume)
         self.editor.set_active_segment_id("tumor")  # corrections are mostly to the tumour
         centre = tumour_centre_ras(outcome.location.location)
         if centre is not None:
             show_slices_at(self.logic.scene, centre)
         with self.state:
-            self.state.sta_status = "segmented"
+            self.state.sta_status = segmented_status(outcome.result)
             self.state.sta_progress = 100
             self.state.sta_segments = self._segment_rows(outcome.result["volumes_ml"])
             self.state.sta_location = location_lines(outcome.location.location)
@@ -217,7 +294,7 @@ class WorkflowLogic:
         if self.segmentation is None:
             raise SacralTumorAIError("nothing to classify yet: press Segment first")
         clinical = {"age": self.state.sta_age or None, "sex": self.state.sta_sex or None}
-        job = self.logic.start_classification(self.segmentation, self.volume, clinical, python=self.python, work_root=self._private_folder("runs"))
+        job = self.logic.start_classification(self.segmentation, self._reference(), clinical, python=self.python, work_root=self._private_folder("runs"))
         await self._run_job(job, self._show_classification, "classifying")
 
     def _show_classification(self, job) -> None:
@@ -242,17 +319,22 @@ class WorkflowLogic:
     def _current_export(self) -> Path:
         """A folder holding every export, written complete in a private folder first; reused for the next
         download while neither the mask nor the classification has changed."""
-        fingerprint = self.logic.results_fingerprint(self.segmentation, self.volume)
+        reference = self._reference()
+        fingerprint = self.logic.results_fingerprint(self.segmentation, reference)
         if self._export is None or self._export[0] != fingerprint:
             self._drop_export()
             folder = self._private_folder("exports")
             try:
-                self.logic.export_results(self.segmentation, self.volume, folder, "segmentation", dicom=False)
+                self.logic.export_results(self.segmentation, reference, folder, "segmentation", dicom=False)
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
             self._export = (fingerprint, folder)
         return self._export[1]
+
+    def _reference(self):
+        """The volume the segmentation was made on (the open one, or for a study its reference sequence)."""
+        return self.logic.reference_volume(self.segmentation)
 
     def _drop_export(self) -> None:
         if self._export is not None:

@@ -81,7 +81,10 @@ def _cmd_web(args: argparse.Namespace) -> int:
         app = importlib.import_module("SacralTumorAIWeb.app")
     except ImportError as error:
         raise SacralTumorAIError(f"the browser app needs trame-slicer ({error}); install the project's 'web' extra") from error
-    app.main(args.volume, args.port, args.host, args.work_dir, args.max_upload_mb)
+    from sacral_tumor_ai.cli_segmentation import mri_inputs
+
+    sequences = mri_inputs(args)
+    app.main(None if sequences else args.input, args.port, args.host, args.work_dir, args.max_upload_mb, sequences=sequences)
     return 0
 
 
@@ -119,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     cohort.set_defaults(handler=_cmd_cohort)
 
     web = commands.add_parser("web", help="start the browser app (trame-slicer) on a volume, or on the bundled demo case; prints the URL")
-    web.add_argument("volume", nargs="?", help="volume file or DICOM folder to open (default: the bundled demo case)")
+    web.add_argument("input", nargs="?", metavar="VOLUME", help="volume file or DICOM folder to open (default: the bundled demo case)")
     web.add_argument("--port", type=int, default=8080)
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)")
     web.add_argument("--work-dir", dest="work_dir", help="folder for uploads, runs and exports (default: a temporary folder removed at exit)")
@@ -127,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     web.set_defaults(handler=_cmd_web)
 
     from sacral_tumor_ai import cli_classifier, cli_mri, cli_segmentation
+
+    cli_segmentation.add_input_arguments(web)  # an MRI study opens with all its sequences (T2-w + CET1-w: T2-fusion)
 
     cli_segmentation.register(commands)
     cli_mri.register(commands)

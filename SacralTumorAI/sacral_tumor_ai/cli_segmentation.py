@@ -99,12 +99,18 @@ def describe_classification_line(classification: dict) -> str:
     return ", ".join(f"{name} {classification['probabilities'][name]:.0%}" for name in top) + " (research use only)"
 
 
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--modality`` (what the positional input is) and ``--t1/--t2/--dwi/--cet1``, read by :func:`mri_inputs`;
+    shared by ``run`` and ``web``."""
+    parser.add_argument("--modality", default="ct", choices=("ct", "t1", "t2", "dwi", "cet1"), help="what the input is (default: %(default)s)")
+    for sequence, name in (("t1", "T1-w"), ("t2", "T2-w"), ("dwi", "DWI (b = 1000; a 4D file: b = 1000 or the highest is used)"), ("cet1", "contrast-enhanced T1-w")):
+        parser.add_argument(f"--{sequence}", help=f"{name} file or DICOM folder of an MRI study")
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("run", help="segment a CT or an MRI study: .seg.nrrd, NIfTI labelmap, result.json and a preview PNG")
     run.add_argument("input", nargs="?", help="CT (or, with --modality, MRI) file or DICOM folder (default: the bundled demo CT case)")
-    run.add_argument("--modality", default="ct", choices=("ct", "t1", "t2", "dwi", "cet1"), help="what the input is (default: %(default)s)")
-    for sequence, name in (("t1", "T1-w"), ("t2", "T2-w"), ("dwi", "DWI (b = 1000; a 4D file: b = 1000 or the highest is used)"), ("cet1", "contrast-enhanced T1-w")):
-        run.add_argument(f"--{sequence}", help=f"{name} file or DICOM folder of an MRI study")
+    add_input_arguments(run)
     run.add_argument("--out", default="sacral-tumor-ai-output", help="output folder (default: %(default)s)")
     run.add_argument("--model", help="segmentation model package folder (default: the bundled CT model, or for MRI the All-sequence model)")
     run.add_argument("--fusion-model", dest="fusion_model", help="MRI T2-fusion package (default: the bundled one)")

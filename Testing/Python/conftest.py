@@ -34,6 +34,22 @@ def dicom_folder() -> Path:
     return _shared("example_ct_dicom")
 
 
+@pytest.fixture(scope="session")
+def mri_study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A generated MRI study (chordoma): t1, t2, dwi, cet1 files, and the fine labels on T2-w and DWI.
+    Held out by construction: the bundled models were trained on cohort seed 31."""
+    from sacral_tumor_ai.io import write_image
+    from sacral_tumor_ai.phantom.case import ScanSettings
+    from sacral_tumor_ai.phantom.mri import generate_mri_case
+
+    case = generate_mri_case(97, 2, ScanSettings(in_plane_mm=(1.4, 1.5), slice_mm=(4.0, 5.0)), class_name="chordoma")
+    folder = tmp_path_factory.mktemp("mri-study")
+    files = {s: write_image(image, folder / f"{s}.nii.gz") for s, image in case.images.items()}
+    files["label_t2"] = write_image(case.labelmap, folder / "label_t2.nii.gz")
+    files["label_dwi"] = write_image(case.sequence_labels["dwi"], folder / "label_dwi.nii.gz")
+    return files
+
+
 def oblique_direction(angle_degrees: float = 17.0) -> tuple[float, ...]:
     """A proper rotation about an oblique axis: exercises every element of the direction matrix."""
     axis = np.array([1.0, 2.0, 3.0]) / np.sqrt(14.0)

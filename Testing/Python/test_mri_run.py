@@ -15,21 +15,6 @@ from sacral_tumor_ai.cli import main
 from sacral_tumor_ai.evaluation.segmentation_metrics import dice
 from sacral_tumor_ai.io import write_image
 from sacral_tumor_ai.labels import HIP_LEFT, TUMOR
-from sacral_tumor_ai.phantom.case import ScanSettings
-from sacral_tumor_ai.phantom.mri import generate_mri_case
-
-# Held out by construction: the bundled models were trained on cohort seed 31.
-STUDY = ScanSettings(in_plane_mm=(1.4, 1.5), slice_mm=(4.0, 5.0))
-
-
-@pytest.fixture(scope="module")
-def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    case = generate_mri_case(97, 2, STUDY, class_name="chordoma")
-    folder = tmp_path_factory.mktemp("mri-study")
-    files = {s: write_image(image, folder / f"{s}.nii.gz") for s, image in case.images.items()}
-    files["label_t2"] = write_image(case.labelmap, folder / "label_t2.nii.gz")
-    files["label_dwi"] = write_image(case.sequence_labels["dwi"], folder / "label_dwi.nii.gz")
-    return files
 
 
 def _run(tmp_path: Path, *arguments: str) -> dict:
@@ -45,13 +30,13 @@ def _tumour_dice(out: Path, label: Path) -> float:
     return dice(sitk.GetArrayFromImage(prediction) == TUMOR.value, sitk.GetArrayFromImage(truth) == TUMOR.value)
 
 
-def test_one_sequence_is_segmented_located_and_classified(study: dict[str, Path], tmp_path: Path) -> None:
+def test_one_sequence_is_segmented_located_and_classified(mri_study: dict[str, Path], tmp_path: Path) -> None:
     # DWI: the sequence on which the bundled All-sequence model finds tumours best (see its model card: it
     # does not yet find them on T2-w or T1-w alone).
-    result = _run(tmp_path, str(study["dwi"]), "--modality", "dwi", "--age", "61", "--sex", "M")
+    result = _run(tmp_path, str(mri_study["dwi"]), "--modality", "dwi", "--age", "61", "--sex", "M")
     assert result["segmentation"]["mri"]["model"] == "all-sequence" and result["labels"]["tumor"] == TUMOR.value
     assert result["models"]["segmentation"]["name"] == "sacral-mri-allseq"
-    assert _tumour_dice(tmp_path / "out", study["label_dwi"]) > 0.5
+    assert _tumour_dice(tmp_path / "out", mri_study["label_dwi"]) > 0.5
     assert result["location"]["available"], result["location"]
     classification = result["classification"]
     assert classification["available"] and "image" not in classification["inputs"]
@@ -59,26 +44,26 @@ def test_one_sequence_is_segmented_located_and_classified(study: dict[str, Path]
     assert (tmp_path / "out" / "segmentation.seg.nrrd").is_file() and (tmp_path / "out" / "preview.png").is_file()
 
 
-def test_t2_and_cet1_use_the_fusion_model(study: dict[str, Path], tmp_path: Path) -> None:
-    result = _run(tmp_path, "--t2", str(study["t2"]), "--cet1", str(study["cet1"]), "--t1", str(study["t1"]))
+def test_t2_and_cet1_use_the_fusion_model(mri_study: dict[str, Path], tmp_path: Path) -> None:
+    result = _run(tmp_path, "--t2", str(mri_study["t2"]), "--cet1", str(mri_study["cet1"]), "--t1", str(mri_study["t1"]))
     mri = result["segmentation"]["mri"]
     assert mri["model"] == "t2-fusion" and mri["reference"] == "t2" and mri["registration"]["cet1"]["mode"] == "affine"
     assert any("T1-w not used" in w for w in result["warnings"])
-    assert _tumour_dice(tmp_path / "out", study["label_t2"]) > 0.5
+    assert _tumour_dice(tmp_path / "out", mri_study["label_t2"]) > 0.5
 
 
-def test_cet1_with_another_orientation_and_field_of_view(study: dict[str, Path], tmp_path: Path) -> None:
-    cet1 = sitk.DICOMOrient(sitk.ReadImage(str(study["cet1"])), "RAI")  # axes flipped: same anatomy, other array order
+def test_cet1_with_another_orientation_and_field_of_view(mri_study: dict[str, Path], tmp_path: Path) -> None:
+    cet1 = sitk.DICOMOrient(sitk.ReadImage(str(mri_study["cet1"])), "RAI")  # axes flipped: same anatomy, other array order
     size = cet1.GetSize()
     cropped = cet1[20 : size[0] - 20, 10 : size[1] - 30, 2 : size[2] - 2]  # a smaller field of view
     path = write_image(cropped, tmp_path / "cet1_rai.nrrd")
-    result = _run(tmp_path, "--t2", str(study["t2"]), "--cet1", str(path))
+    result = _run(tmp_path, "--t2", str(mri_study["t2"]), "--cet1", str(path))
     assert result["segmentation"]["mri"]["model"] == "t2-fusion"
-    assert _tumour_dice(tmp_path / "out", study["label_t2"]) > 0.5
+    assert _tumour_dice(tmp_path / "out", mri_study["label_t2"]) > 0.5
 
 
-def test_fusion_without_cet1_falls_back_and_says_so(study: dict[str, Path], tmp_path: Path) -> None:
-    result = _run(tmp_path, "--t2", str(study["t2"]), "--mri-model", "t2-fusion")
+def test_fusion_without_cet1_falls_back_and_says_so(mri_study: dict[str, Path], tmp_path: Path) -> None:
+    result = _run(tmp_path, "--t2", str(mri_study["t2"]), "--mri-model", "t2-fusion")
     assert result["segmentation"]["mri"]["model"] == "all-sequence"
     assert any("CET1-w is missing" in w for w in result["warnings"])
     assert result["volumes_ml"][HIP_LEFT.name] > 20 and result["location"]["available"]  # bones on T2-w alone
@@ -99,14 +84,14 @@ def test_an_mri_without_the_pelvis_gives_a_clear_message(real_mr_path: Path, tmp
     assert not (tmp_path / "out").exists()
 
 
-def test_inputs_must_say_what_they_are(study: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["run", str(study["t1"]), "--t2", str(study["t2"]), "--out", str(tmp_path / "out")]) == 2
+def test_inputs_must_say_what_they_are(mri_study: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["run", str(mri_study["t1"]), "--t2", str(mri_study["t2"]), "--out", str(tmp_path / "out")]) == 2
     assert "--modality" in capsys.readouterr().err
     assert main(["run", "--modality", "t2", "--out", str(tmp_path / "out")]) == 2
 
 
-def test_thick_slices_are_segmented_with_a_warning(study: dict[str, Path], tmp_path: Path) -> None:
-    t2 = sitk.ReadImage(str(study["t2"]))
+def test_thick_slices_are_segmented_with_a_warning(mri_study: dict[str, Path], tmp_path: Path) -> None:
+    t2 = sitk.ReadImage(str(mri_study["t2"]))
     size = list(t2.GetSize())
     thick = sitk.Resample(t2, [size[0], size[1], int(size[2] * t2.GetSpacing()[2] / 8.0)], sitk.Transform(), sitk.sitkLinear, t2.GetOrigin(), (*t2.GetSpacing()[:2], 8.0), t2.GetDirection(), 0, t2.GetPixelID())
     path = write_image(thick, tmp_path / "t2_8mm.nii.gz")
@@ -115,9 +100,9 @@ def test_thick_slices_are_segmented_with_a_warning(study: dict[str, Path], tmp_p
     assert result["volumes_ml"][HIP_LEFT.name] > 20
 
 
-def test_a_4d_dwi_uses_its_b1000_volume(study: dict[str, Path], tmp_path: Path) -> None:
-    dwi = sitk.ReadImage(str(study["dwi"]))
-    b0 = sitk.Cast(sitk.Resample(sitk.ReadImage(str(study["t2"])), dwi), dwi.GetPixelID())
+def test_a_4d_dwi_uses_its_b1000_volume(mri_study: dict[str, Path], tmp_path: Path) -> None:
+    dwi = sitk.ReadImage(str(mri_study["dwi"]))
+    b0 = sitk.Cast(sitk.Resample(sitk.ReadImage(str(mri_study["t2"])), dwi), dwi.GetPixelID())
     path = tmp_path / "dwi4d.nii.gz"
     sitk.WriteImage(sitk.JoinSeries([b0, dwi]), str(path))
     (tmp_path / "dwi4d.bval").write_text("0 1000\n")

@@ -191,6 +191,22 @@ def test_closing_the_page_mid_run_stops_the_run_and_the_server_stays_usable(brow
     again.close()
 
 
+def test_a_t2_upload_with_an_added_cet1_is_segmented_by_t2_fusion(page, mri_study: dict[str, Path]) -> None:
+    # Last of the browser tests: the app then holds this study instead of the demo case.
+    page.locator("input#sta-upload, #sta-upload input[type=file]").first.set_input_files(str(mri_study["t2"]))
+    page.wait_for_selector("#sta-sequences", timeout=60_000)  # an MRI volume: further sequences may be added
+    assert "t2" in page.inner_text("#sta-volume")
+    page.locator("input#sta-sequence-upload, #sta-sequence-upload input[type=file]").first.set_input_files(str(mri_study["cet1"]))
+    page.wait_for_selector(".sta-sequence", timeout=60_000)
+    assert "CET1-w: cet1" in page.inner_text("#sta-sequences")
+    page.click("#sta-segment")
+    page.wait_for_selector(".sta-segment", timeout=SEGMENT_TIMEOUT_MS)
+    page.wait_for_timeout(2000)
+    _shot(page, "6-mri-t2-fusion")
+    assert "T2-fusion model on T2-w + CET1-w" in page.inner_text("#sta-status")
+    assert re.search(r"Tumor: [1-9][\d.]* mL", page.inner_text("#sta-segments"))
+
+
 @pytest.fixture
 def workflow(tmp_path: Path):
     """The app's workflow on a real trame state and MRML scene, without views (upload checks only)."""
@@ -242,3 +258,48 @@ def test_downloads_share_one_export_until_the_mask_changes(workflow) -> None:
     assert workflow.download("nifti") != nifti and len(exports) == 2 and not Path(exports[0]).exists()
     workflow._remove_results()
     assert not Path(exports[1]).exists()  # nothing is left behind with the case
+
+
+def test_an_mri_study_takes_further_sequences_and_bad_ones_are_refused(workflow, mri_study: dict[str, Path], real_ct_path: Path) -> None:
+    from sacral_tumor_ai.errors import SacralTumorAIError
+
+    from sacral_tumor_ai.cli import build_parser
+    from sacral_tumor_ai.cli_segmentation import mri_inputs
+
+    # `sacral-tumor-ai web --t2 FILE --cet1 FILE` opens the study with T2-w shown (here without views).
+    arguments = build_parser().parse_args(["web", "--t2", str(mri_study["t2"]), "--cet1", str(mri_study["cet1"])])
+    workflow.load_study(mri_inputs(arguments))
+    assert workflow.state.sta_input_kind == "t2" and workflow.volume.GetName() == "t2" and list(workflow.sequences) == ["cet1"]
+
+    # A new case replaces the study; then CET1-w shown and T2-w added, as a user may upload them.
+    scene = workflow.logic.scene
+    workflow.load_path(mri_study["cet1"], "cet1")
+    assert workflow.sequences == {} and scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == 1
+    workflow.add_sequence_path(mri_study["t2"], "t2")
+    assert [row["kind"] for row in workflow.state.sta_sequences] == ["t2"]
+    nodes = scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")
+    with pytest.raises(SacralTumorAIError, match="looks like CT"):
+        workflow.add_sequence_path(real_ct_path, "dwi")
+    with pytest.raises(SacralTumorAIError, match="open volume is the CET1-w"):
+        workflow.add_sequence_path(mri_study["t1"], "cet1")
+    assert scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == nodes  # nothing half-added
+
+    workflow.state.sta_input_kind = "t2"  # the user says the open volume is T2-w: now twice T2-w
+    with pytest.raises(SacralTumorAIError, match="both the T2-w"):
+        workflow._inputs()
+    workflow.state.sta_input_kind = "cet1"
+    inputs = workflow._inputs()
+    assert inputs.cet1 is workflow.volume and inputs.t2 is workflow.sequences["t2"]
+
+    # The Logic segments the study with T2-fusion, on the T2-w grid; that sequence then stays with the mask.
+    outcome = workflow.logic.segment(inputs)
+    assert outcome.result["segmentation"]["mri"]["model"] == "t2-fusion" and outcome.reference_volume is workflow.sequences["t2"]
+    workflow.segmentation = outcome.segmentation_node
+    with pytest.raises(SacralTumorAIError, match="segmentation lies on the T2-w"):
+        workflow.remove_sequence("t2")
+    assert workflow._reference() is workflow.sequences["t2"] and b'"tumor"' in workflow.download("json")
+    workflow._remove_results()
+    workflow.remove_sequence("t2")
+    assert workflow.sequences == {} and workflow.state.sta_sequences == []
+    assert scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == 1
+
