@@ -299,25 +299,30 @@ class SacralTumorAILogic:
         """Write ``stem.seg.nrrd`` and a NIfTI labelmap ``stem.nii.gz`` on the reference volume's grid."""
         return _write_segmentation(segmentation_node, self.current_labelmap(segmentation_node, reference_volume), Path(folder), stem)
 
-    def results_fingerprint(self, segmentation_node, reference_volume) -> str:
+    def results_fingerprint(self, segmentation_node, reference_volume, labelmap: sitk.Image | None = None) -> str:
         """Changes whenever :meth:`export_results` would write something different: the mask (manual edits
-        included), the classification or the reference volume. Lets a front end reuse an export."""
+        included), the classification or the reference volume. Lets a front end reuse an export.
+        ``labelmap``: the :meth:`current_labelmap`, when the caller has it already (it is not made twice)."""
         classification_table = segmentation_node.GetNodeReference(PROBABILITIES_ROLE)
         parts = (
-            mask_fingerprint(self.current_labelmap(segmentation_node, reference_volume)),
+            mask_fingerprint(labelmap if labelmap is not None else self.current_labelmap(segmentation_node, reference_volume)),
             reference_volume.GetID(), reference_volume.GetName(),
             classification_table.GetAttribute(CLASSIFICATION_ATTRIBUTE) if classification_table is not None else "",
             segmentation_node.GetAttribute(CLASSIFIED_MASK_ATTRIBUTE) or "",
         )
         return "|".join(str(part) for part in parts)
 
-    def export_results(self, segmentation_node, reference_volume, folder: str | Path, stem: str, dicom: bool = True, source_files: list[str] | None = None) -> ExportedResults:
+    def export_results(
+        self, segmentation_node, reference_volume, folder: str | Path, stem: str, dicom: bool = True,
+        source_files: list[str] | None = None, labelmap: sitk.Image | None = None,
+    ) -> ExportedResults:
         """Everything a user takes away: ``stem.seg.nrrd``, ``stem.nii.gz``, ``stem.json``, CSV tables, a PNG report,
         and (``dicom``) a DICOM SEG in ``stem_dicom/`` referencing the volume's DICOM files (``source_files``,
-        else those recorded when it was loaded), or a new DICOM series of the volume when it has none."""
+        else those recorded when it was loaded), or a new DICOM series of the volume when it has none.
+        ``labelmap``: the :meth:`current_labelmap`, when the caller has it already."""
         folder = Path(folder)
         image = image_from_volume_node(reference_volume)
-        labelmap = labelmap_from_segmentation_node(segmentation_node, image)
+        labelmap = labelmap if labelmap is not None else labelmap_from_segmentation_node(segmentation_node, image)
         classification_table = segmentation_node.GetNodeReference(PROBABILITIES_ROLE)
         classification = read_json_attribute(classification_table, CLASSIFICATION_ATTRIBUTE) or None
         stale = classification is not None and segmentation_node.GetAttribute(CLASSIFIED_MASK_ATTRIBUTE) != mask_fingerprint(labelmap)

@@ -320,12 +320,13 @@ class WorkflowLogic:
         """A folder holding every export, written complete in a private folder first; reused for the next
         download while neither the mask nor the classification has changed."""
         reference = self._reference()
-        fingerprint = self.logic.results_fingerprint(self.segmentation, reference)
+        labelmap = self.logic.current_labelmap(self.segmentation, reference)  # made once, for both calls
+        fingerprint = self.logic.results_fingerprint(self.segmentation, reference, labelmap)
         if self._export is None or self._export[0] != fingerprint:
             self._drop_export()
             folder = self._private_folder("exports")
             try:
-                self.logic.export_results(self.segmentation, reference, folder, "segmentation", dicom=False)
+                self.logic.export_results(self.segmentation, reference, folder, "segmentation", dicom=False, labelmap=labelmap)
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise

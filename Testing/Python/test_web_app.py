@@ -235,7 +235,8 @@ def test_uploads_are_limited_named_safely_and_kept_inside_the_work_folder(workfl
     assert workflow.volume is None
 
 
-def test_downloads_share_one_export_until_the_mask_changes(workflow) -> None:
+def test_downloads_share_one_export_until_the_mask_changes(workflow, monkeypatch: pytest.MonkeyPatch) -> None:
+    import SacralTumorAILib.logic as scene_logic
     from sacral_tumor_ai.demo import demo_case_path
     from sacral_tumor_ai.labels import HIP_LEFT, TUMOR
     from SacralTumorAILib import image_from_volume_node
@@ -250,10 +251,14 @@ def test_downloads_share_one_export_until_the_mask_changes(workflow) -> None:
     exports = []
     export_results = workflow.logic.export_results
     workflow.logic.export_results = lambda *args, **kwargs: exports.append(args[2]) or export_results(*args, **kwargs)
+    conversions = []
+    convert = scene_logic.labelmap_from_segmentation_node
+    monkeypatch.setattr(scene_logic, "labelmap_from_segmentation_node", lambda *args: conversions.append(1) or convert(*args))
 
     nifti, document = workflow.download("nifti"), workflow.download("json")
     assert len(exports) == 1 and b'"tumor"' in document and workflow.download("report")[:4] == b"\x89PNG"
     assert len(exports) == 1  # three downloads, one export
+    assert len(conversions) == 3  # one segmentation -> labelmap conversion per download (the export reuses it)
     workflow.segmentation.GetSegmentation().RemoveSegment("hip_left")  # an edit: the next download is fresh
     assert workflow.download("nifti") != nifti and len(exports) == 2 and not Path(exports[0]).exists()
     workflow._remove_results()
