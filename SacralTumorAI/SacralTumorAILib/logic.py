@@ -40,6 +40,7 @@ MODALITY_ATTRIBUTE = "SacralTumorAI.Modality"
 SOURCE_FILES_ATTRIBUTE = "SacralTumorAI.SourceFiles"
 RESULT_ATTRIBUTE = "SacralTumorAI.Result"
 CLASSIFIED_MASK_ATTRIBUTE = "SacralTumorAI.ClassifiedMask"
+READ_NOTE_ATTRIBUTE = "SacralTumorAI.ReadNote"  # a choice made while reading, e.g. which b-value of a DWI
 # Node reference roles from a segmentation to the result nodes made from it (replaced on every new result).
 FRAME_ROLE, LOCATION_ROLE = "sacralTumorAIFrame", "sacralTumorAILocation"
 PROBABILITIES_ROLE, CHART_ROLE, SERIES_ROLE = "sacralTumorAIProbabilities", "sacralTumorAIChart", "sacralTumorAIChartSeries"
@@ -115,14 +116,23 @@ class SacralTumorAILogic:
         self.scene = scene
 
     # Volumes -----------------------------------------------------------------------------------------
-    def load_volume(self, path: str | Path, series: str | None = None, name: str | None = None):
+    def load_volume(self, path: str | Path, series: str | None = None, name: str | None = None, sequence: str | None = None):
         """Read a volume file or DICOM folder through the core (checked, geometry exact) into the scene.
-        A DICOM series' files are recorded on the node, for a DICOM SEG that references them."""
+        A DICOM series' files are recorded on the node, for a DICOM SEG that references them. ``sequence``
+        "dwi": a DWI with several b-values (a 4D file, or one DICOM series) gives its b = 1000 volume (else
+        the highest b), and the choice is recorded on the node (``READ_NOTE_ATTRIBUTE``)."""
+        from sacral_tumor_ai.mriseg.inputs import read_dwi_and_sources
+
         path = Path(path)
-        image, sources = read_image_and_sources(path, series=series)
+        if sequence == "dwi":
+            image, note, sources = read_dwi_and_sources(path, series)
+        else:
+            (image, sources), note = read_image_and_sources(path, series=series), None
         node = add_volume_node(self.scene, image, name or path.name.split(".")[0])
         if sources:
             node.SetAttribute(SOURCE_FILES_ATTRIBUTE, json.dumps(sources))
+        if note:
+            node.SetAttribute(READ_NOTE_ATTRIBUTE, note)
         return node
 
     def describe_volume(self, volume_node) -> dict[str, Any]:

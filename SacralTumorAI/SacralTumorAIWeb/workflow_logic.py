@@ -20,9 +20,11 @@ from sacral_tumor_ai.hipframe.table import location_lines
 from sacral_tumor_ai.io.image_io import IMAGE_SUFFIXES
 from sacral_tumor_ai.io.atomic import full_suffix
 from sacral_tumor_ai.io.dicom_series import list_dicom_series
+from sacral_tumor_ai.mriseg.inputs import is_multi_volume_file
 from sacral_tumor_ai.mriseg.sequence_names import guess_sequence
 from sacral_tumor_ai.mriseg.spec import SEQUENCE_NAMES
 from SacralTumorAILib import SacralTumorAILogic
+from SacralTumorAILib.logic import READ_NOTE_ATTRIBUTE
 from SacralTumorAILib.location_nodes import show_slices_at, tumour_centre_ras
 from SacralTumorAILib.segment_job import SegmentationInputs, SegmentationOptions
 
@@ -87,8 +89,10 @@ class WorkflowLogic:
 
     def load_path(self, path: str | Path, kind: str | None = None) -> None:
         """Load a volume file or DICOM folder (checked by the core) as the case, replacing the previous one;
-        ``kind`` (an ``INPUT_KINDS`` key) says what it is, else it is guessed from its values and name."""
-        volume = self.logic.load_volume(path)
+        ``kind`` (an ``INPUT_KINDS`` key) says what it is, else it is guessed from its values and name (a file
+        of several volumes is a DWI with several b-values, of which the b = 1000 one is used)."""
+        kind = kind or ("dwi" if is_multi_volume_file(path) else None)
+        volume = self.logic.load_volume(path, sequence=kind)
         self._set_volume(volume, kind)
 
     def load_study(self, files: dict[str, str | Path]) -> None:
@@ -164,7 +168,7 @@ class WorkflowLogic:
         kind = kind or ("ct" if modality == "CT" else (guess_sequence(volume.GetName()) or "t2"))
         if self.display is not None:  # None: a workflow without views (scripts, tests)
             self.display.show_volume(volume, do_reset_views=True)
-        self.state.update({**initial_state(), "sta_volume_name": volume.GetName(), "sta_input_kind": kind})
+        self.state.update({**initial_state(), "sta_volume_name": volume.GetName(), "sta_input_kind": kind, "sta_status": self._read_note(volume, kind)})
         LOG.info("volume loaded (%s)", modality)  # no names or paths: they may identify a patient
 
     def add_sequence_path(self, path: str | Path, kind: str) -> None:
@@ -180,7 +184,7 @@ class WorkflowLogic:
             raise SacralTumorAIError(f"'{kind}' is not an MRI sequence this app knows ({', '.join(SEQUENCE_KINDS.values())})")
         if kind == shown:
             raise SacralTumorAIError(f"the open volume is the {SEQUENCE_KINDS[kind]}: choose which sequence the added file is")
-        node = self.logic.load_volume(path)
+        node = self.logic.load_volume(path, sequence=kind)
         try:
             self.logic.require_modality(node, "MR")
         except BaseException:
@@ -190,7 +194,14 @@ class WorkflowLogic:
             self.logic.scene.RemoveNode(self.sequences[kind])
         self.sequences[kind] = node
         self._show_sequences()
+        self.state.sta_status = self._read_note(node, kind)
         LOG.info("sequence added (%s)", kind)
+
+    @staticmethod
+    def _read_note(node, kind: str) -> str:
+        """A choice made while reading the volume (which b-value of a DWI), for the status line."""
+        note = node.GetAttribute(READ_NOTE_ATTRIBUTE)
+        return f"{INPUT_KINDS.get(kind, kind)}: {note}" if note else ""
 
     def remove_sequence(self, kind: str) -> None:
         """Take an added sequence out of the study (and the scene); not the one the segmentation lies on."""

@@ -50,6 +50,45 @@ def mri_study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
+def write_4d_dwi(study: dict[str, Path], path: Path, b_values: str | None = "0 1000") -> Path:
+    """The study's DWI as a 4D file: a b = 0 volume (its T2-w on the DWI grid), then b = 1000; ``b_values``
+    are written beside it as FSL's ``.bval`` (None: no b-values file)."""
+    dwi = sitk.ReadImage(str(study["dwi"]))
+    b0 = sitk.Cast(sitk.Resample(sitk.ReadImage(str(study["t2"])), dwi), dwi.GetPixelID())
+    sitk.WriteImage(sitk.JoinSeries([b0, dwi]), str(path))
+    if b_values is not None:
+        path.with_name(path.name.split(".")[0] + ".bval").write_text(b_values + "\n")
+    return path
+
+
+def write_dwi_series(folder: Path, b_values: tuple[float, ...], private: bool = False) -> None:
+    """An MR DWI series with every b-value at each of 6 positions, interleaved as scanners store them;
+    voxel value = b-value / 10 + slice index. ``private``: only Siemens' b-value tag, as its DWI often has."""
+    import pydicom
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+    folder.mkdir()
+    series = generate_uid()
+    for number, (z, b) in enumerate([(z, b) for z in range(6) for b in b_values]):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID, meta.TransferSyntaxUID = MRImageStorage, generate_uid(), ExplicitVRLittleEndian
+        ds = Dataset()
+        ds.file_meta, ds.SOPClassUID, ds.SOPInstanceUID = meta, MRImageStorage, meta.MediaStorageSOPInstanceUID
+        ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID, ds.SeriesDescription = "MR", series, "1.2.3", "ep2d_diff"
+        ds.ImagePositionPatient, ds.ImageOrientationPatient, ds.PixelSpacing, ds.SliceThickness = [0, 0, 4.0 * z], [1, 0, 0, 0, 1, 0], [2, 2], 4
+        ds.Rows = ds.Columns = 32
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+        ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.InstanceNumber = 1, "MONOCHROME2", number + 1
+        if private:
+            ds.add_new(0x00190010, "LO", "SIEMENS MR HEADER")
+            ds.add_new(0x0019100C, "IS", str(int(b)))
+        else:
+            ds.add_new(0x00189087, "FD", float(b))
+        ds.PixelData = np.full((32, 32), b / 10 + z, np.uint16).tobytes()
+        pydicom.dcmwrite(folder / f"{number:03d}.dcm", ds, enforce_file_format=True)
+
+
 def oblique_direction(angle_degrees: float = 17.0) -> tuple[float, ...]:
     """A proper rotation about an oblique axis: exercises every element of the direction matrix."""
     axis = np.array([1.0, 2.0, 3.0]) / np.sqrt(14.0)

@@ -267,3 +267,18 @@ def test_background_classification_matches_the_in_process_one(segmented) -> None
     assert not job.staged.folder.exists()
     with pytest.raises(SacralTumorAIError, match="sex"):
         logic.start_classification(node, volume, {"sex": "unknown"})  # refused before any process starts
+
+
+def test_a_dicom_dwi_with_several_b_values_loads_its_b1000_images(tmp_path: Path) -> None:
+    from conftest import write_dwi_series
+    from SacralTumorAILib.logic import READ_NOTE_ATTRIBUTE
+
+    write_dwi_series(tmp_path / "dwi", (0, 500, 1000))  # 6 positions x 3 b-values, interleaved
+    logic = SacralTumorAILogic(slicer.vtkMRMLScene())
+    with pytest.raises(SacralTumorAIError, match="18 images at only 6 slice positions"):
+        logic.load_volume(tmp_path / "dwi")  # not said to be a DWI: refused, not read as 18 slices
+    node = logic.load_volume(tmp_path / "dwi", sequence="dwi")
+    assert node.GetImageData().GetDimensions() == (32, 32, 6)
+    assert "using b = 1000 (of b = 0, 500, 1000)" in node.GetAttribute(READ_NOTE_ATTRIBUTE)
+    sources = json.loads(node.GetAttribute(SOURCE_FILES_ATTRIBUTE))  # what a DICOM SEG would reference
+    assert sorted(Path(f).name for f in sources) == [f"{3 * z + 2:03d}.dcm" for z in range(6)]

@@ -16,6 +16,8 @@ from sacral_tumor_ai.mriseg.plan import ALL_SEQUENCE, T2_FUSION, plan_mri
 from sacral_tumor_ai.mriseg.prepare import mri_grid, normalise, stack_context
 from sacral_tumor_ai.mriseg.spec import MriModelSpec
 
+from conftest import write_dwi_series
+
 
 def _volume(size=(40, 36, 12), spacing=(1.0, 1.0, 4.0), direction=None) -> sitk.Image:
     image = sitk.GetImageFromArray(np.random.default_rng(0).uniform(0, 500, size[::-1]).astype(np.float32))
@@ -222,36 +224,8 @@ def test_sequence_preference_follows_the_models_own_test_results():
     assert measured_dice(metadata, "2.5D All-sequence: T2-w") == 0.1 and measured_dice({}, "x") is None
 
 
-def _write_dwi_series(folder: Path, b_values: tuple[float, ...], private: bool = False) -> None:
-    """An MR DWI series with every b-value at each of 6 positions, interleaved as scanners store them;
-    voxel value = b-value / 10 + slice index. ``private``: only Siemens' b-value tag, as its DWI often has."""
-    import pydicom
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
-
-    folder.mkdir()
-    series = generate_uid()
-    for number, (z, b) in enumerate([(z, b) for z in range(6) for b in b_values]):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID, meta.TransferSyntaxUID = MRImageStorage, generate_uid(), ExplicitVRLittleEndian
-        ds = Dataset()
-        ds.file_meta, ds.SOPClassUID, ds.SOPInstanceUID = meta, MRImageStorage, meta.MediaStorageSOPInstanceUID
-        ds.Modality, ds.SeriesInstanceUID, ds.StudyInstanceUID, ds.SeriesDescription = "MR", series, "1.2.3", "ep2d_diff"
-        ds.ImagePositionPatient, ds.ImageOrientationPatient, ds.PixelSpacing, ds.SliceThickness = [0, 0, 4.0 * z], [1, 0, 0, 0, 1, 0], [2, 2], 4
-        ds.Rows = ds.Columns = 32
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-        ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.InstanceNumber = 1, "MONOCHROME2", number + 1
-        if private:
-            ds.add_new(0x00190010, "LO", "SIEMENS MR HEADER")
-            ds.add_new(0x0019100C, "IS", str(int(b)))
-        else:
-            ds.add_new(0x00189087, "FD", float(b))
-        ds.PixelData = np.full((32, 32), b / 10 + z, np.uint16).tobytes()
-        pydicom.dcmwrite(folder / f"{number:03d}.dcm", ds, enforce_file_format=True)
-
-
 def test_a_dicom_dwi_series_with_several_b_values_reads_the_b1000_images(tmp_path):
-    _write_dwi_series(tmp_path / "dwi", (0, 500, 1000))
+    write_dwi_series(tmp_path / "dwi", (0, 500, 1000))
     image, note = read_dwi(tmp_path / "dwi")
     voxels = sitk.GetArrayFromImage(image)
     assert image.GetSize() == (32, 32, 6) and image.GetSpacing()[2] == pytest.approx(4.0)
@@ -262,14 +236,14 @@ def test_a_dicom_dwi_series_with_several_b_values_reads_the_b1000_images(tmp_pat
 
 
 def test_a_vendor_b_value_tag_is_read_and_the_highest_b_kept_without_b1000(tmp_path):
-    _write_dwi_series(tmp_path / "dwi", (0, 800), private=True)
+    write_dwi_series(tmp_path / "dwi", (0, 800), private=True)
     image, note = read_dwi(tmp_path / "dwi")
     np.testing.assert_array_equal(sitk.GetArrayFromImage(image)[:, 0, 0], 80 + np.arange(6))
     assert "highest, b = 800" in note
 
 
 def test_a_single_b_value_dicom_dwi_reads_as_it_is(tmp_path):
-    _write_dwi_series(tmp_path / "dwi", (1000,))
+    write_dwi_series(tmp_path / "dwi", (1000,))
     image, note = read_dwi(tmp_path / "dwi")
     assert note is None and image.GetSize() == (32, 32, 6)
 
@@ -278,6 +252,6 @@ def test_several_volumes_in_one_series_are_refused_not_interleaved(tmp_path):
     from sacral_tumor_ai.errors import InputImageError
     from sacral_tumor_ai.io import read_image
 
-    _write_dwi_series(tmp_path / "dwi", (0, 1000))
+    write_dwi_series(tmp_path / "dwi", (0, 1000))
     with pytest.raises(InputImageError, match="12 images at only 6 slice positions"):
         read_image(tmp_path / "dwi")  # read as a plain image (not as a DWI), nothing tells the volumes apart

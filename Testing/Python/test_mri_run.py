@@ -15,6 +15,7 @@ from sacral_tumor_ai.cli import main
 from sacral_tumor_ai.evaluation.segmentation_metrics import dice
 from sacral_tumor_ai.io import write_image
 from sacral_tumor_ai.labels import HIP_LEFT, TUMOR
+from conftest import write_4d_dwi
 
 
 def _run(tmp_path: Path, *arguments: str) -> dict:
@@ -101,11 +102,7 @@ def test_thick_slices_are_segmented_with_a_warning(mri_study: dict[str, Path], t
 
 
 def test_a_4d_dwi_uses_its_b1000_volume(mri_study: dict[str, Path], tmp_path: Path) -> None:
-    dwi = sitk.ReadImage(str(mri_study["dwi"]))
-    b0 = sitk.Cast(sitk.Resample(sitk.ReadImage(str(mri_study["t2"])), dwi), dwi.GetPixelID())
-    path = tmp_path / "dwi4d.nii.gz"
-    sitk.WriteImage(sitk.JoinSeries([b0, dwi]), str(path))
-    (tmp_path / "dwi4d.bval").write_text("0 1000\n")
+    path = write_4d_dwi(mri_study, tmp_path / "dwi4d.nii.gz")
     result = _run(tmp_path, "--dwi", str(path))
     assert result["segmentation"]["mri"]["model"] == "all-sequence" and result["segmentation"]["mri"]["reference"] == "dwi"
     assert any("using b = 1000 (of b = 0, 1000)" in w for w in result["warnings"])

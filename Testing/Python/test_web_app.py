@@ -265,7 +265,9 @@ def test_downloads_share_one_export_until_the_mask_changes(workflow, monkeypatch
     assert not Path(exports[1]).exists()  # nothing is left behind with the case
 
 
-def test_an_mri_study_takes_further_sequences_and_bad_ones_are_refused(workflow, mri_study: dict[str, Path], real_ct_path: Path) -> None:
+def test_an_mri_study_takes_further_sequences_and_bad_ones_are_refused(workflow, mri_study: dict[str, Path], real_ct_path: Path, tmp_path: Path) -> None:
+    from conftest import write_4d_dwi
+
     from sacral_tumor_ai.errors import SacralTumorAIError
 
     from sacral_tumor_ai.cli import build_parser
@@ -307,4 +309,14 @@ def test_an_mri_study_takes_further_sequences_and_bad_ones_are_refused(workflow,
     workflow.remove_sequence("t2")
     assert workflow.sequences == {} and workflow.state.sta_sequences == []
     assert scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == 1
+
+    # A DWI with several b-values: its b = 1000 volume, and the page says so; opened alone, a file of several
+    # volumes is taken as such a DWI (without b-values, the last volume, and that is said too).
+    folder = tmp_path / "dwi"
+    folder.mkdir()
+    workflow.add_sequence_path(write_4d_dwi(mri_study, folder / "dwi4d.nii.gz"), "dwi")
+    assert workflow.sequences["dwi"].GetImageData().GetDimensions() == sitk.ReadImage(str(mri_study["dwi"])).GetSize()
+    assert "DWI: DWI with several b-values: using b = 1000" in workflow.state.sta_status
+    workflow.load_path(write_4d_dwi(mri_study, folder / "unnamed.nii.gz", b_values=None))
+    assert workflow.state.sta_input_kind == "dwi" and "last of its 2 volumes" in workflow.state.sta_status
 

@@ -10,12 +10,13 @@ import SimpleITK as sitk
 
 from sacral_tumor_ai.errors import InputImageError, SacralTumorAIError
 from sacral_tumor_ai.io import read_image, validate_image
-from sacral_tumor_ai.io.dicom_series import DicomSeries, split_by_b_value
+from sacral_tumor_ai.io.dicom_series import split_by_b_value
 from sacral_tumor_ai.io.image_io import find_dicom_series, read_found_series, read_information
 from sacral_tumor_ai.io.atomic import full_suffix
 from sacral_tumor_ai.mriseg.spec import SEQUENCE_NAMES, SEQUENCES
 
 WANTED_B = 1000.0
+DWI_FILE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".mha", ".mhd", ".nhdr")
 
 
 def b_values_beside(path: Path) -> list[float] | None:
@@ -45,30 +46,41 @@ def choose_b_volume(b_values: list[float] | None, volumes: int) -> tuple[int, st
     return index, f"DWI without b = 1000: using the highest, b = {values[index]:g} (of b = {', '.join(f'{v:g}' for v in values)})"
 
 
+def is_multi_volume_file(path: str | Path) -> bool:
+    """Whether ``path`` is an image file (not DICOM) holding several 3D volumes: of this product's inputs,
+    a DWI with several b-values."""
+    path = Path(path)
+    return path.is_file() and full_suffix(path) in DWI_FILE_SUFFIXES and len(size := read_information(path).GetSize()) == 4 and size[3] > 1
+
+
 def read_dwi(path: str | Path, series: str | None = None) -> tuple[sitk.Image, str | None]:
     """A DWI volume, and a note on the b-value chosen (:func:`choose_b_volume`) when the input holds several:
     a 4D file, or a DICOM series of several b-values (told apart by their b-value tags)."""
+    image, note, _ = read_dwi_and_sources(path, series)
+    return image, note
+
+
+def read_dwi_and_sources(path: str | Path, series: str | None = None) -> tuple[sitk.Image, str | None, list[str]]:
+    """:func:`read_dwi`, and the DICOM files of the chosen volume (empty for other formats), as
+    ``read_image_and_sources`` gives them for a DICOM SEG's references."""
     path = Path(path)
     found = find_dicom_series(path, series)
     if found is not None:
-        return _read_dicom_dwi(*found)
-    if path.is_file() and full_suffix(path) in (".nii", ".nii.gz", ".nrrd", ".mha", ".mhd", ".nhdr"):
+        folder, chosen = found
+        groups = split_by_b_value(chosen)
+        note = None
+        if len(groups) >= 2:
+            b_values = list(groups)
+            index, note = choose_b_volume(b_values, len(b_values))
+            chosen = groups[b_values[index]]
+        return read_found_series(folder, chosen), note, [str(Path(f).resolve()) for f in chosen.files]
+    if is_multi_volume_file(path):
         size = read_information(path).GetSize()
-        if len(size) == 4 and size[3] > 1:
-            index, note = choose_b_volume(b_values_beside(path), size[3])
-            image = sitk.Extract(sitk.ReadImage(str(path)), [*size[:3], 0], [0, 0, 0, index])
-            validate_image(image, path)
-            return image, note
-    return read_image(path), None
-
-
-def _read_dicom_dwi(folder: Path, chosen: DicomSeries) -> tuple[sitk.Image, str | None]:
-    groups = split_by_b_value(chosen)
-    if len(groups) < 2:
-        return read_found_series(folder, chosen), None
-    b_values = list(groups)
-    index, note = choose_b_volume(b_values, len(b_values))
-    return read_found_series(folder, groups[b_values[index]]), note
+        index, note = choose_b_volume(b_values_beside(path), size[3])
+        image = sitk.Extract(sitk.ReadImage(str(path)), [*size[:3], 0], [0, 0, 0, index])
+        validate_image(image, path)
+        return image, note, []
+    return read_image(path), None, []
 
 
 def read_sequences(files: dict[str, str | Path], series: str | None = None) -> tuple[dict[str, sitk.Image], list[str]]:
