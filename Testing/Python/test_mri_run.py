@@ -32,8 +32,7 @@ def _tumour_dice(out: Path, label: Path) -> float:
 
 
 def test_one_sequence_is_segmented_located_and_classified(mri_study: dict[str, Path], tmp_path: Path) -> None:
-    # DWI: the sequence on which the bundled All-sequence model finds tumours best (see its model card: it
-    # does not yet find them on T2-w or T1-w alone).
+    # DWI: the sequence on which the bundled All-sequence model is most accurate (see its model card).
     result = _run(tmp_path, str(mri_study["dwi"]), "--modality", "dwi", "--age", "61", "--sex", "M")
     assert result["segmentation"]["mri"]["model"] == "all-sequence" and result["labels"]["tumor"] == TUMOR.value
     assert result["models"]["segmentation"]["name"] == "sacral-mri-allseq"
