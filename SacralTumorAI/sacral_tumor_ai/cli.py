@@ -140,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import faulthandler
+
+    if not faulthandler.is_enabled():
+        faulthandler.enable()  # a crash inside a native library (ITK, ANTs, torch) still names the Python line
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
