@@ -184,6 +184,7 @@ class WorkflowLogic:
             raise SacralTumorAIError(f"'{kind}' is not an MRI sequence this app knows ({', '.join(SEQUENCE_KINDS.values())})")
         if kind == shown:
             raise SacralTumorAIError(f"the open volume is the {SEQUENCE_KINDS[kind]}: choose which sequence the added file is")
+        self._refuse_if_under_segmentation(kind)
         node = self.logic.load_volume(path, sequence=kind)
         try:
             self.logic.require_modality(node, "MR")
@@ -205,12 +206,16 @@ class WorkflowLogic:
 
     def remove_sequence(self, kind: str) -> None:
         """Take an added sequence out of the study (and the scene); not the one the segmentation lies on."""
+        self._refuse_if_under_segmentation(kind)
+        if kind in self.sequences:
+            self.logic.scene.RemoveNode(self.sequences.pop(kind))
+        self._show_sequences()
+
+    def _refuse_if_under_segmentation(self, kind: str) -> None:
+        """An added sequence may not be removed or replaced while the segmentation lies on it."""
         node = self.sequences.get(kind)
         if node is not None and self.segmentation is not None and self._reference() is node:
             raise SacralTumorAIError(f"the segmentation lies on the {SEQUENCE_KINDS[kind]}: it stays while the segmentation does")
-        if node is not None:
-            self.logic.scene.RemoveNode(self.sequences.pop(kind))
-        self._show_sequences()
 
     def _show_sequences(self) -> None:
         with self.state:

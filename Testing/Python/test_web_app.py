@@ -302,8 +302,12 @@ def test_an_mri_study_takes_further_sequences_and_bad_ones_are_refused(workflow,
     outcome = workflow.logic.segment(inputs)
     assert outcome.result["segmentation"]["mri"]["model"] == "t2-fusion" and outcome.reference_volume is workflow.sequences["t2"]
     workflow.segmentation = outcome.segmentation_node
+    volumes = scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode")
     with pytest.raises(SacralTumorAIError, match="segmentation lies on the T2-w"):
         workflow.remove_sequence("t2")
+    with pytest.raises(SacralTumorAIError, match="segmentation lies on the T2-w"):
+        workflow.add_sequence_path(mri_study["t2"], "t2")  # nor replaced
+    assert scene.GetNumberOfNodesByClass("vtkMRMLScalarVolumeNode") == volumes
     assert workflow._reference() is workflow.sequences["t2"] and b'"tumor"' in workflow.download("json")
     workflow._remove_results()
     workflow.remove_sequence("t2")
