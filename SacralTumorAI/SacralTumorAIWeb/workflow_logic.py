@@ -21,6 +21,7 @@ from sacral_tumor_ai.io.image_io import IMAGE_SUFFIXES
 from sacral_tumor_ai.io.atomic import full_suffix
 from sacral_tumor_ai.io.dicom_series import list_dicom_series
 from sacral_tumor_ai.mriseg.inputs import is_multi_volume_file
+from sacral_tumor_ai.mriseg.plan import MODEL_NAMES
 from sacral_tumor_ai.mriseg.sequence_names import guess_sequence
 from sacral_tumor_ai.mriseg.spec import SEQUENCE_NAMES
 from SacralTumorAILib import SacralTumorAILogic
@@ -58,7 +59,7 @@ def segmented_status(result: dict[str, Any]) -> str:
     mri = result.get("segmentation", {}).get("mri")
     if not mri:
         return "segmented"
-    model = {"t2-fusion": "T2-fusion", "all-sequence": "All-sequence"}.get(mri["model"], mri["model"])
+    model = MODEL_NAMES.get(mri["model"], mri["model"])
     return f"segmented by the {model} model on {' + '.join(SEQUENCE_NAMES.get(s, s) for s in mri['sequences'])}"
 
 

@@ -11,12 +11,11 @@ import SimpleITK as sitk
 from sacral_tumor_ai.errors import InputImageError, SacralTumorAIError
 from sacral_tumor_ai.io import read_image, validate_image
 from sacral_tumor_ai.io.dicom_series import split_by_b_value
-from sacral_tumor_ai.io.image_io import find_dicom_series, read_found_series, read_information
+from sacral_tumor_ai.io.image_io import IMAGE_SUFFIXES, find_dicom_series, read_found_series, read_information
 from sacral_tumor_ai.io.atomic import full_suffix
 from sacral_tumor_ai.mriseg.spec import SEQUENCE_NAMES, SEQUENCES
 
 WANTED_B = 1000.0
-DWI_FILE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".mha", ".mhd", ".nhdr")
 
 
 def b_values_beside(path: Path) -> list[float] | None:
@@ -49,8 +48,15 @@ def choose_b_volume(b_values: list[float] | None, volumes: int) -> tuple[int, st
 def is_multi_volume_file(path: str | Path) -> bool:
     """Whether ``path`` is an image file (not DICOM) holding several 3D volumes: of this product's inputs,
     a DWI with several b-values."""
-    path = Path(path)
-    return path.is_file() and full_suffix(path) in DWI_FILE_SUFFIXES and len(size := read_information(path).GetSize()) == 4 and size[3] > 1
+    return _multi_volume_size(Path(path)) is not None
+
+
+def _multi_volume_size(path: Path) -> tuple[int, ...] | None:
+    """The 4D size of an image file holding several volumes (its header only), else None."""
+    if not (path.is_file() and full_suffix(path) in IMAGE_SUFFIXES):
+        return None
+    size = read_information(path).GetSize()
+    return size if len(size) == 4 and size[3] > 1 else None
 
 
 def read_dwi(path: str | Path, series: str | None = None) -> tuple[sitk.Image, str | None]:
@@ -74,8 +80,8 @@ def read_dwi_and_sources(path: str | Path, series: str | None = None) -> tuple[s
             index, note = choose_b_volume(b_values, len(b_values))
             chosen = groups[b_values[index]]
         return read_found_series(folder, chosen), note, [str(Path(f).resolve()) for f in chosen.files]
-    if is_multi_volume_file(path):
-        size = read_information(path).GetSize()
+    size = _multi_volume_size(path)
+    if size is not None:
         index, note = choose_b_volume(b_values_beside(path), size[3])
         image = sitk.Extract(sitk.ReadImage(str(path)), [*size[:3], 0], [0, 0, 0, index])
         validate_image(image, path)

@@ -12,6 +12,7 @@ from sacral_tumor_ai.mriseg.spec import SEQUENCE_NAMES, SEQUENCES
 ALL_SEQUENCE = "all-sequence"
 T2_FUSION = "t2-fusion"
 MODEL_CHOICES = ("auto", ALL_SEQUENCE, T2_FUSION)
+MODEL_NAMES = {ALL_SEQUENCE: "All-sequence", T2_FUSION: "T2-fusion"}  # as the papers and reports name them
 # Seed 2's All-sequence Dice by input: T2-w 0.819, CET1-w 0.763, DWI 0.723, T1-w 0.659. Used when a model
 # records no test results of its own (see measured_dice).
 PREFERENCE = ("t2", "cet1", "dwi", "t1")

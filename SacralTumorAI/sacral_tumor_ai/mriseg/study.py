@@ -10,7 +10,7 @@ from sacral_tumor_ai.demo import bundled_model_path
 from sacral_tumor_ai.models.package import load_package
 from sacral_tumor_ai.mriseg.inputs import read_sequences
 from sacral_tumor_ai.mriseg.pipeline import segment_mri
-from sacral_tumor_ai.mriseg.plan import RELIABLE_DICE, T2_FUSION, measured_dice, measured_preference, method_name, plan_mri
+from sacral_tumor_ai.mriseg.plan import MODEL_NAMES, RELIABLE_DICE, T2_FUSION, measured_dice, measured_preference, method_name, plan_mri
 from sacral_tumor_ai.progress import Progress
 from sacral_tumor_ai.segmentation import Segmentation
 
@@ -42,7 +42,7 @@ def segment_study(
     allseq = load_package(model or bundled_model_path(ALL_SEQUENCE_PACKAGE))
     plan = plan_mri(images, fusion is not None, choice, preference=measured_preference(allseq.metadata))
     package = load_package(fusion) if plan.model == T2_FUSION else allseq
-    name = method_name("2.5D T2-fusion" if plan.model == T2_FUSION else "2.5D All-sequence", plan.sequences)
+    name = method_name(f"2.5D {MODEL_NAMES[plan.model]}", plan.sequences)
     measured = measured_dice(package.metadata, name)
     if measured is not None and measured < RELIABLE_DICE:
         notes.append(f"this model's tumour Dice on {name.split(': ')[1]} in its tests was {measured:.2f}: its tumour mask here is unreliable; check it by hand (see its model card)")
