@@ -42,6 +42,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from sacral_tumor_ai.evaluation.calibrate_seg import calibrate_segmentation_model
+    from sacral_tumor_ai.progress import Progress
+
+    progress = Progress(report=lambda fraction, message: print(f"[{fraction:4.0%}] {message}", flush=True))
+    result = calibrate_segmentation_model(args.model, args.datalist, args.split, args.out, args.mirror, args.limit, args.version, args.device, progress)
+    print(json.dumps(result, indent=2))
+    print(f"calibrated package: {result['package']} (measure it on the test split with evaluate-seg)")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.demo import demo_case_path
     from sacral_tumor_ai.hipframe.table import location_line
@@ -154,3 +165,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--limit", type=int, help="evaluate only the first N cases")
     evaluate.add_argument("--structures", help="comma-separated labels to score (default: all), e.g. tumor")
     evaluate.set_defaults(handler=_evaluate)
+
+    calibrate = commands.add_parser(
+        "calibrate-seg",
+        help="choose a CT model's per-label decision offsets (and test-time mirroring) on validation cases; writes a new package",
+    )
+    calibrate.add_argument("--model", required=True, help="model package folder")
+    calibrate.add_argument("--datalist", required=True, nargs="+", help="data list(s); tumour-only items score the tumour only")
+    calibrate.add_argument("--split", default="validation")
+    calibrate.add_argument("--out", required=True, help="folder for the calibrated package (not the model's own)")
+    calibrate.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None, help="test-time left-right mirroring (default: as the package has it)")
+    calibrate.add_argument("--limit", type=int, help="only the first N cases of each data list")
+    calibrate.add_argument("--version", help="version of the calibrated package (default: the model's)")
+    calibrate.add_argument("--device", default="cpu")
+    calibrate.set_defaults(handler=_calibrate)

@@ -56,6 +56,14 @@ def label_by_name(name: str) -> Label:
     raise KeyError(f"unknown label '{name}'; known: {', '.join(l.name for l in LABELS)}")
 
 
+def mirror_label(label: Label) -> Label:
+    """The label a left-right mirror image turns ``label`` into: the other side's, or itself if unsided."""
+    other = {LEFT: RIGHT, RIGHT: LEFT}.get(label.modifier)
+    if other is None:
+        return label
+    return next(l for l in LABELS if l.type == label.type and l.category == label.category and l.modifier == other)
+
+
 def label_values() -> dict[str, int]:
     """Segment name -> value in the project's labelmaps (as ``result.json`` reports it)."""
     return {label.name: label.value for label in sorted(LABELS, key=lambda l: l.value)}

@@ -1,4 +1,9 @@
-"""Sliding-window inference with Gaussian blending; mixed precision on GPU; cancellable between patches."""
+"""Sliding-window inference with Gaussian blending; mixed precision on GPU; cancellable between patches.
+
+Optional test-time mirroring averages the prediction with that of the left-right mirrored input (hip labels
+swapped back), and per-label decision offsets, calibrated on validation cases (``calibrate-seg``), are added
+to the log-probabilities before the arg-max: both are read from the model's metadata.
+"""
 
 from __future__ import annotations
 
@@ -22,20 +27,24 @@ def count_windows(shape: tuple[int, ...], roi: tuple[int, ...], overlap: float) 
     return total
 
 
-def predict_labels(
+def predict_probabilities(
     network,
     channels: np.ndarray,
     spec: CTModelSpec,
     device: str = "cpu",
     progress: Progress | None = None,
+    mirror: bool | None = None,
 ) -> np.ndarray:
-    """Arg-max label values (uint8, z-y-x) on the model grid for a prepared (C, z, y, x) input."""
+    """Softmax probabilities (float32, C x z-y-x, channel 0 background) on the model grid for a prepared
+    (C, z, y, x) input; ``mirror`` (default: the model's metadata) also runs the left-right mirrored input."""
     import torch
     from monai.inferers import sliding_window_inference
 
     progress = progress or Progress()
+    mirror = spec.mirror if mirror is None else mirror
     roi = tuple(reversed(spec.patch_size))  # metadata says x, y, z; arrays are z, y, x
-    total = count_windows(channels.shape[1:], roi, spec.overlap)
+    passes = 2 if mirror else 1
+    total = count_windows(channels.shape[1:], roi, spec.overlap) * passes
     done = [0]
 
     def predictor(patch: torch.Tensor) -> torch.Tensor:
@@ -43,13 +52,39 @@ def predict_labels(
         done[0] += 1
         return network(patch)
 
+    def softmax(inputs: torch.Tensor) -> torch.Tensor:
+        logits = sliding_window_inference(inputs, roi, sw_batch_size=1, predictor=predictor, overlap=spec.overlap, mode="gaussian")
+        return torch.softmax(logits[0].float(), dim=0)
+
     inputs = torch.from_numpy(channels)[None].to(device)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
     with torch.inference_mode(), autocast:
-        logits = sliding_window_inference(
-            inputs, roi, sw_batch_size=1, predictor=predictor, overlap=spec.overlap, mode="gaussian"
-        )
-    channel = logits[0].float().argmax(dim=0).to(torch.uint8).cpu().numpy()
-    values = np.asarray(spec.label_values(), dtype=np.uint8)
-    return values[channel]
+        probabilities = softmax(inputs)
+        if mirror:
+            # The model grid is LPS axis-aligned: its x axis (the last) runs right to left.
+            mirrored = softmax(torch.flip(inputs, dims=[4])).flip(dims=[3])
+            probabilities = (probabilities + mirrored[list(spec.mirrored_channels())]) / 2
+    return probabilities.cpu().numpy()
 
+
+def decide_labels(probabilities: np.ndarray, spec: CTModelSpec) -> np.ndarray:
+    """Label values (uint8, z-y-x): the arg-max of the log-probabilities plus the model's decision offsets."""
+    offsets = np.asarray(spec.decision_offsets(), np.float32)
+    if np.any(offsets):
+        scores = np.log(np.maximum(probabilities, 1e-8)) + offsets[:, None, None, None]
+    else:
+        scores = probabilities
+    values = np.asarray(spec.label_values(), dtype=np.uint8)
+    return values[scores.argmax(axis=0)]
+
+
+def predict_labels(
+    network,
+    channels: np.ndarray,
+    spec: CTModelSpec,
+    device: str = "cpu",
+    progress: Progress | None = None,
+    mirror: bool | None = None,
+) -> np.ndarray:
+    """Label values (uint8, z-y-x) on the model grid for a prepared (C, z, y, x) input."""
+    return decide_labels(predict_probabilities(network, channels, spec, device, progress, mirror), spec)

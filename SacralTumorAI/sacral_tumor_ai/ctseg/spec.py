@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sacral_tumor_ai.labels import label_by_name
+from sacral_tumor_ai.labels import label_by_name, mirror_label
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,8 @@ class CTModelSpec:
     overlap: float = 0.25
     body_threshold_hu: float = -500.0
     body_margin_mm: float = 10.0
+    mirror: bool = False  # test-time left-right mirroring
+    offsets: tuple[tuple[str, float], ...] = ()  # (label, offset added to its log-probability), calibrated
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any]) -> CTModelSpec:
@@ -26,6 +28,11 @@ class CTModelSpec:
         names = tuple(metadata["output"]["labels"])
         for name in names:
             label_by_name(name)  # unknown names fail here, with the known ones listed
+        inference = metadata.get("inference", {})
+        offsets = inference.get("decision_offsets", {})
+        unknown = sorted(set(offsets) - set(names))
+        if unknown:
+            raise ValueError(f"decision offsets for labels the model does not output: {', '.join(unknown)}")
         return cls(
             spacing=tuple(float(v) for v in model_input["spacing_mm"]),
             windows=tuple((float(low), float(high)) for low, high in model_input["windows_hu"]),
@@ -34,6 +41,8 @@ class CTModelSpec:
             overlap=float(model_input.get("overlap", 0.25)),
             body_threshold_hu=float(model_input.get("body_threshold_hu", -500.0)),
             body_margin_mm=float(model_input.get("body_margin_mm", 10.0)),
+            mirror=bool(inference.get("mirror_left_right", False)),
+            offsets=tuple((name, float(offsets[name])) for name in names if name in offsets),
         )
 
     def to_metadata(self) -> dict[str, Any]:
@@ -49,11 +58,22 @@ class CTModelSpec:
                 "channels": [f"CT window {low:g}..{high:g} HU scaled to [0, 1]" for low, high in self.windows],
             },
             "output": {"activation": "softmax", "labels": list(self.output_labels)},
+            "inference": {"mirror_left_right": self.mirror, "decision_offsets": dict(self.offsets)},
         }
 
     @property
     def channels(self) -> int:
         return len(self.windows)
+
+    def decision_offsets(self) -> list[float]:
+        """Offset added to each output channel's log-probability before the arg-max (background 0 first)."""
+        offsets = dict(self.offsets)
+        return [0.0] + [offsets.get(name, 0.0) for name in self.output_labels]
+
+    def mirrored_channels(self) -> list[int]:
+        """For each output channel, the channel that holds its prediction on a left-right mirrored input."""
+        names = list(self.output_labels)
+        return [0] + [1 + names.index(mirror_label(label_by_name(name)).name) for name in names]
 
     def label_values(self) -> list[int]:
         """Labelmap value of each output channel (background 0 first)."""

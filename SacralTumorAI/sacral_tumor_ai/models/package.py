@@ -131,13 +131,18 @@ def save_package(state_dict: dict[str, Any], metadata: dict[str, Any], folder: s
     return load_package(folder)
 
 
-def install_package(source: str | Path, target: str | Path, metrics: dict[str, Any], version: str | None = None) -> ModelPackage:
+def install_package(
+    source: str | Path, target: str | Path, metrics: dict[str, Any], version: str | None = None, updates: dict[str, Any] | None = None,
+) -> ModelPackage:
     """Copy the package ``source`` over ``target`` (for example the bundled models' folder), merging
     ``metrics`` (measured after training, such as test results) into its metadata; returns it verified.
     ``version`` releases it under that version (a run resumed under a new configuration may have saved its
-    best epoch under the old one). The weights and their checksum are untouched."""
+    best epoch under the old one); ``updates`` replaces top-level metadata entries (such as a calibration's
+    ``inference`` settings). The weights and their checksum are untouched."""
     source, target = Path(source), Path(target)
     load_package(source)
+    if target.resolve() == source.resolve():
+        raise ModelPackageError(f"{target}: a package cannot be installed over itself; choose another folder")
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(source, target)
@@ -147,5 +152,6 @@ def install_package(source: str | Path, target: str | Path, metrics: dict[str, A
     metadata.setdefault("metrics", {}).update(metrics)
     if version is not None:
         metadata["version"] = version
+    metadata.update(updates or {})
     metadata_path.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     return load_package(target)
