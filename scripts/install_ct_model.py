@@ -1,5 +1,6 @@
 """Finish a CT segmentation build: record the measured test metrics in the package, write its model card,
-and install it as the bundled model (SacralTumorAI/sacral_tumor_ai/data/models/ct-seg).
+and install it as the bundled model (SacralTumorAI/sacral_tumor_ai/data/models/ct-seg). The package is the
+calibrated one (BUILD/ct-seg-cal, from ``calibrate-seg``) where it exists, else the trained one.
 
     .venv/bin/python scripts/install_ct_model.py BUILD_DIR
 """
@@ -15,6 +16,23 @@ from sacral_tumor_ai.models.model_card import metrics_table, write_model_card
 from sacral_tumor_ai.models.package import install_package
 
 COLUMNS = ("dice", "iou", "hd95_mm", "cases")
+
+
+def _calibration(package) -> list[str]:
+    """The card's lines on the decision offsets and test-time mirroring, from the package's metadata."""
+    inference = package.metadata.get("inference", {})
+    record = inference.get("calibration")
+    if not record:
+        return ["None: plain arg-max of the softmax, no test-time mirroring."]
+    before, after = record["validation_dice_before"], record["validation_dice_after"]
+    return [
+        f"Chosen by `sacral-tumor-ai calibrate-seg` on the validation split of {', '.join(Path(d).parent.name for d in record['datalists'])} "
+        f"({record['cases']} cases; never the test cases): {record['method']}. The weights are those of the training run.",
+        "",
+        f"- Test-time left-right mirroring: {'on' if inference.get('mirror_left_right') else 'off'}",
+        f"- Offsets added to each label's log-probability: {json.dumps(inference['decision_offsets'])} (negative: the label must be more probable to win a voxel)",
+        "- Validation Dice on the model grid, before -> after: " + ", ".join(f"{name} {before[name]:.3f} -> {after[name]:.3f}" for name in before),
+    ]
 
 
 def _previous(build: Path) -> list[str]:
@@ -34,19 +52,21 @@ def main(build: Path) -> None:
     evaluations = {name: json.loads((build / name / "metrics.json").read_text()) for name in ("eval-generated", "eval-real", "eval-classical") if (build / name / "metrics.json").exists()}
     target = bundled_model_path("ct-seg")
     test = {name: {"summary": e["summary"], "cases": e["cases"], "seconds_per_case": e["seconds_per_case"], "provider": e["provider"]} for name, e in evaluations.items()}
-    package = install_package(run / "model", target, {"test": test})
+    source = build / "ct-seg-cal" if (build / "ct-seg-cal" / "model.json").is_file() else run / "model"
+    package = install_package(source, target, {"test": test})
     history = (run / "training_log.csv").read_text().strip().splitlines()
     sections = {
         "How it was made": [
-            "Trained by `scripts/build_ct_model.sh` (the project's own `cohort`, `train-seg` and `evaluate-seg` commands) on a 2-core CPU, in stages: 8 epochs on generated cases (v0.1.0); fine-tuning on generated cases plus lesions inserted into the one bundled real CT, tumour-only labels trained with the marginal loss so that the unlabelled real bones are never called background (v0.2.0, 5 epochs, generator 1.0 cases); then v0.2.0 fine-tuned again the same way on a new cohort from generator 1.2 (v0.3.0: `CT_FINETUNE_INIT=<v0.2.0> scripts/build_ct_model.sh`).",
+            "Trained by `scripts/build_ct_model.sh` (the project's own `cohort`, `train-seg` and `evaluate-seg` commands) on a 2-core CPU, in stages: 8 epochs on generated cases (v0.1.0); fine-tuning on generated cases plus lesions inserted into the one bundled real CT, tumour-only labels trained with the marginal loss so that the unlabelled real bones are never called background (v0.2.0, 5 epochs, generator 1.0 cases); then v0.2.0 fine-tuned again the same way on a new cohort from generator 1.2 (v0.3.0: `CT_FINETUNE_INIT=<v0.2.0> scripts/build_ct_model.sh`); v0.3.1 is v0.3.0's weights with decision offsets calibrated on the validation cases (below).",
             "The test sets below were never seen in training: held-out generated cases, and held-out inserted lesions (different lesions, same real scan).",
             f"Last fine-tuning epochs run: {len(history) - 1} of the {package.metadata['training']['config']['epochs']} configured, the learning rate decaying (cosine) to the last; the package holds the best validation epoch ({package.metadata['metrics']['validation_model_grid']['epoch']}). A stopped run continues with the same command (`--resume`).",
             "Generated cases come from generator 1.2 (docs/data-engine.md).",
         ],
+        "Decision calibration": _calibration(package),
         "Results: held-out generated test cases (full pipeline, native resolution)": metrics_table(evaluations["eval-generated"]["summary"], COLUMNS) if "eval-generated" in evaluations else ["not measured"],
         "Results: held-out lesions inserted into the bundled real CT (tumour only; one real anatomy)": metrics_table(evaluations["eval-real"]["summary"], COLUMNS) if "eval-real" in evaluations else ["not measured"],
         "Baseline: classical hip-bone provider on generated test cases (where it finds no pelvis the case is refused and scores 0, tumour included)": metrics_table(evaluations["eval-classical"]["summary"], COLUMNS) if "eval-classical" in evaluations else ["not measured"],
-        "The model it was fine-tuned from, on the same test cases": _previous(build),
+        "The model it was made from, on the same test cases": _previous(build),
         "Training log (validation Dice on the model grid)": ["```", *history, "```"],
         "Limitations": [
             "- No real tumours: the tumours, and all but one anatomy, are generated. Performance on patients is unknown.",

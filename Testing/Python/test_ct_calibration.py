@@ -52,8 +52,11 @@ def test_inference_settings_round_trip_through_metadata() -> None:
     old = spec.to_metadata()
     del old["inference"]
     assert CTModelSpec.from_metadata(old) == _spec()
-    with pytest.raises(ValueError, match="femur"):
+    with pytest.raises(ModelPackageError, match="femur"):
         CTModelSpec.from_metadata({**spec.to_metadata(), "inference": {"decision_offsets": {"femur": 1.0}}})
+    one_sided = _spec(output_labels=("tumor", "hip_left"), mirror=True).to_metadata()
+    with pytest.raises(ModelPackageError, match="both sides of hip_left"):
+        CTModelSpec.from_metadata(one_sided)
 
 
 def test_decision_offsets_move_the_boundary() -> None:

@@ -70,10 +70,11 @@ def predict_probabilities(
 def decide_labels(probabilities: np.ndarray, spec: CTModelSpec) -> np.ndarray:
     """Label values (uint8, z-y-x): the arg-max of the log-probabilities plus the model's decision offsets."""
     offsets = np.asarray(spec.decision_offsets(), np.float32)
+    scores = probabilities
     if np.any(offsets):
-        scores = np.log(np.maximum(probabilities, 1e-8)) + offsets[:, None, None, None]
-    else:
-        scores = probabilities
+        scores = np.maximum(probabilities, 1e-8)  # one copy, worked on in place (big scans)
+        np.log(scores, out=scores)
+        scores += offsets[:, None, None, None]
     values = np.asarray(spec.label_values(), dtype=np.uint8)
     return values[scores.argmax(axis=0)]
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sacral_tumor_ai.labels import label_by_name, mirror_label
+from sacral_tumor_ai.models.package import ModelPackageError
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,11 @@ class CTModelSpec:
         offsets = inference.get("decision_offsets", {})
         unknown = sorted(set(offsets) - set(names))
         if unknown:
-            raise ValueError(f"decision offsets for labels the model does not output: {', '.join(unknown)}")
+            raise ModelPackageError(f"decision offsets for labels the model does not output: {', '.join(unknown)}")
+        mirror = bool(inference.get("mirror_left_right", False))
+        unpaired = [name for name in names if mirror_label(label_by_name(name)).name not in names]
+        if mirror and unpaired:
+            raise ModelPackageError(f"test-time mirroring needs both sides of {', '.join(unpaired)} among the outputs")
         return cls(
             spacing=tuple(float(v) for v in model_input["spacing_mm"]),
             windows=tuple((float(low), float(high)) for low, high in model_input["windows_hu"]),
@@ -41,7 +46,7 @@ class CTModelSpec:
             overlap=float(model_input.get("overlap", 0.25)),
             body_threshold_hu=float(model_input.get("body_threshold_hu", -500.0)),
             body_margin_mm=float(model_input.get("body_margin_mm", 10.0)),
-            mirror=bool(inference.get("mirror_left_right", False)),
+            mirror=mirror,
             offsets=tuple((name, float(offsets[name])) for name in names if name in offsets),
         )
 
