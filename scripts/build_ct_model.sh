@@ -18,10 +18,12 @@ if [ -z "${CT_FINETUNE_INIT:-}" ]; then
 fi
 $CLI train-seg --datalist "$BUILD/gen-ct/datalist.json" "$BUILD/real-ct/datalist.json" --out "$BUILD/ct-seg-ft" \
   --config scripts/ct_finetune_config.json --init-model "${CT_FINETUNE_INIT:-$BUILD/ct-seg-run/model}" --resume
-# Per-label decision offsets chosen on the validation cases (the weights are untouched; v0.3.1 was v0.3.0 so
-# calibrated). Test-time mirroring stays off: it doubles the network's time (see the model card).
+# The tumour's decision offset chosen on the validation cases, generated and real (the weights are untouched;
+# v0.3.1 was v0.3.0 so calibrated). Bone offsets are left at 0: only generated bones are labelled, and offsets
+# fitted to them erased real bone in the real CT (see the model card). Test-time mirroring stays off: it
+# doubles the network's time.
 $CLI calibrate-seg --model "$BUILD/ct-seg-ft/model" --datalist "$BUILD/gen-ct/datalist.json" "$BUILD/real-ct/datalist.json" \
-  --split validation --no-mirror --version "${CT_VERSION:-0.3.1}" --out "$BUILD/ct-seg-cal"
+  --split validation --labels tumor --no-mirror --version "${CT_VERSION:-0.3.1}" --out "$BUILD/ct-seg-cal"
 MODEL="$BUILD/ct-seg-cal"
 $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/gen-ct/datalist.json" --split test --out "$BUILD/eval-generated"
 $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/real-ct/datalist.json" --split test --structures tumor --out "$BUILD/eval-real"

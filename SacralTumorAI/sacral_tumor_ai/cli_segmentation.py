@@ -47,7 +47,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.progress import Progress
 
     progress = Progress(report=lambda fraction, message: print(f"[{fraction:4.0%}] {message}", flush=True))
-    result = calibrate_segmentation_model(args.model, args.datalist, args.split, args.out, args.mirror, args.limit, args.version, args.device, progress)
+    labels = tuple(args.labels.split(",")) if args.labels else None
+    result = calibrate_segmentation_model(args.model, args.datalist, args.split, args.out, args.mirror, args.limit, args.version, args.device, progress, labels)
     print(json.dumps(result, indent=2))
     print(f"calibrated package: {result['package']} (measure it on the test split with evaluate-seg)")
     return 0
@@ -175,6 +176,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     calibrate.add_argument("--split", default="validation")
     calibrate.add_argument("--out", required=True, help="folder for the calibrated package (not the model's own)")
     calibrate.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None, help="test-time left-right mirroring (default: as the package has it)")
+    calibrate.add_argument("--labels", help="comma-separated labels whose offsets are searched (default: all; the others keep 0), e.g. tumor")
     calibrate.add_argument("--limit", type=int, help="only the first N cases of each data list")
     calibrate.add_argument("--version", help="version of the calibrated package (default: the model's)")
     calibrate.add_argument("--device", default="cpu")

@@ -23,6 +23,10 @@ def test_package_is_small_verified_and_documented() -> None:
     card = (package.folder / "MODEL_CARD.md").read_text()
     assert "Not for diagnosis" in card and package.metadata["weights"]["sha256"] in card
     assert package.metadata["output"]["labels"] == ["tumor", "hip_left", "hip_right", "sacrum"]
+    # Decision offsets were chosen on validation cases, and the card says how (never on the test cases).
+    inference = package.metadata["inference"]
+    assert inference["calibration"]["split"] == "validation" and "## Decision calibration" in card
+    assert set(inference["decision_offsets"]) == set(package.metadata["output"]["labels"])
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import torch
 
 from sacral_tumor_ai.ctseg.inference import decide_labels, predict_probabilities
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
+from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.evaluation.calibrate_seg import CalibrationCase, calibrate_segmentation_model, mean_dice, search_offsets
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR, mirror_label
 from sacral_tumor_ai.models.networks import build_network
@@ -125,6 +126,20 @@ def test_calibrate_command_writes_a_new_package_and_keeps_the_weights(untrained_
     assert json.loads((untrained_package / "model.json").read_text())["inference"]["decision_offsets"] == {}
     spec = CTModelSpec.from_metadata(package.metadata)
     assert spec.mirror and dict(spec.offsets) == inference["decision_offsets"]
+
+
+def test_only_the_named_labels_are_calibrated(untrained_package: Path, tmp_path: Path) -> None:
+    cases = [_sphere_case(6.0, 8.0)]
+    assert not np.any(search_offsets(cases, _spec(), labels=("sacrum",)))  # the tumour's offset is never tried
+    assert search_offsets(cases, _spec(), labels=("tumor",))[1] < -1.0
+    datalist = write_toy_datalist(tmp_path / "data", counts=(0, 1, 0))
+    result = calibrate_segmentation_model(untrained_package, [datalist], "validation", tmp_path / "out", labels=("tumor",))
+    assert set(result["decision_offsets"]) == set(OUTPUTS)
+    assert all(result["decision_offsets"][name] == 0.0 for name in ("hip_left", "hip_right", "sacrum"))
+    assert result["calibration"]["labels_searched"] == ["tumor"]
+    with pytest.raises(SacralTumorAIError, match="no output labels femur"):
+        calibrate_segmentation_model(untrained_package, [datalist], "validation", tmp_path / "other", labels=("femur",))
+    assert not (tmp_path / "other").exists()
 
 
 def test_calibrating_over_the_model_itself_is_refused(untrained_package: Path, tmp_path: Path) -> None:

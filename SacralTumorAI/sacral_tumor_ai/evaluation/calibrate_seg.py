@@ -20,6 +20,7 @@ import numpy as np
 from sacral_tumor_ai.ctseg.inference import predict_probabilities
 from sacral_tumor_ai.ctseg.preprocess import labels_to_grid, prepare_ct
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
+from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.io import read_image
 from sacral_tumor_ai.labels import label_by_name
 from sacral_tumor_ai.models.networks import load_network
@@ -131,18 +132,21 @@ def _best_offset(cases: list[CalibrationCase], offsets: np.ndarray, values: np.n
     return best_offset, best
 
 
-def search_offsets(cases: list[CalibrationCase], spec: CTModelSpec, rounds: int = 2, progress: Progress | None = None) -> np.ndarray:
-    """Coordinate search over :data:`OFFSET_GRID` for each output label in turn (background stays 0); an
-    offset moves only where it raises the objective."""
+def search_offsets(
+    cases: list[CalibrationCase], spec: CTModelSpec, labels: tuple[str, ...] | None = None, rounds: int = 2, progress: Progress | None = None,
+) -> np.ndarray:
+    """Coordinate search over :data:`OFFSET_GRID` for each of ``labels`` (default: every output) in turn;
+    background and the other labels stay 0. An offset moves only where it raises the objective."""
     progress = progress or Progress()
     values = np.asarray(spec.label_values(), np.uint8)
+    channels = [1 + spec.output_labels.index(name) for name in (labels or spec.output_labels)]
     offsets = np.zeros(len(values), np.float32)
     best = objective(mean_dice(cases, offsets, values))
     for round_number in range(rounds):
         changed = False
-        for channel in range(1, len(values)):
+        for number, channel in enumerate(channels):
             progress.step(
-                (round_number * (len(values) - 1) + channel - 1) / (rounds * (len(values) - 1)),
+                (round_number * len(channels) + number) / (rounds * len(channels)),
                 f"round {round_number + 1}: offset of {spec.output_labels[channel - 1]}",
             )
             candidate, score = _best_offset(cases, offsets, values, channel)
@@ -156,12 +160,18 @@ def search_offsets(cases: list[CalibrationCase], spec: CTModelSpec, rounds: int 
 def calibrate_segmentation_model(
     model: str | Path, datalists: list[str | Path], split: str, out: str | Path, mirror: bool | None = None,
     limit: int | None = None, version: str | None = None, device: str = "cpu", progress: Progress | None = None,
+    labels: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """Choose decision offsets on ``split`` of the data lists (``limit`` cases of each) and write the package
-    with them, and with test-time mirroring as ``mirror`` says (default: as the package has it), to ``out``."""
+    """Choose decision offsets of ``labels`` (default: all; the others keep 0) on ``split`` of the data lists
+    (``limit`` cases of each) and write the package with them, and with test-time mirroring as ``mirror``
+    says (default: as the package has it), to ``out``. Leave out labels whose validation cases do not
+    represent where the model will be used: an offset fitted to generated bones can erase real ones."""
     progress = progress or Progress()
     package = load_package(model)
     spec = CTModelSpec.from_metadata(package.metadata)
+    unknown = sorted(set(labels or ()) - set(spec.output_labels))
+    if unknown:
+        raise SacralTumorAIError(f"{model}: no output labels {', '.join(unknown)}; it outputs {', '.join(spec.output_labels)}")
     mirror = spec.mirror if mirror is None else mirror
     spec = replace(spec, offsets=(), mirror=mirror)
     network = load_network(package, device)
@@ -172,11 +182,12 @@ def calibrate_segmentation_model(
         cases.append(collect_case(item, network, spec, mirror, device))
     values = np.asarray(spec.label_values(), np.uint8)
     before = mean_dice(cases, np.zeros(len(values), np.float32), values)
-    offsets = search_offsets(cases, spec, progress=Progress(lambda fraction, message: progress.step(0.6 + 0.4 * fraction, message), progress.cancel))
+    offsets = search_offsets(cases, spec, labels, progress=Progress(lambda fraction, message: progress.step(0.6 + 0.4 * fraction, message), progress.cancel))
     after = mean_dice(cases, offsets, values)
     record = {
-        "method": "per-label log-probability offsets maximising the mean validation Dice on the model grid (sacral-tumor-ai calibrate-seg)",
+        "method": "per-label log-probability offsets maximising the mean validation Dice on the model grid",
         "datalists": [str(d) for d in datalists], "split": split, "cases": len(cases),
+        "labels_searched": list(labels or spec.output_labels),
         "validation_dice_before": before, "validation_dice_after": after,
     }
     inference = {
