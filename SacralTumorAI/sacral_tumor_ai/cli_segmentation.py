@@ -174,7 +174,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     calibrate.add_argument("--model", required=True, help="model package folder")
     calibrate.add_argument("--datalist", required=True, nargs="+", help="data list(s); tumour-only items score the tumour only")
     calibrate.add_argument("--split", default="validation")
-    calibrate.add_argument("--out", required=True, help="folder for the calibrated package (not the model's own)")
+    calibrate.add_argument("--out", required=True, help="folder for the calibrated package (replaced if it exists; never the model's own)")
     calibrate.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None, help="test-time left-right mirroring (default: as the package has it)")
     calibrate.add_argument("--labels", help="comma-separated labels whose offsets are searched (default: all; the others keep 0), e.g. tumor")
     calibrate.add_argument("--limit", type=int, help="only the first N cases of each data list")

@@ -140,6 +140,8 @@ def test_only_the_named_labels_are_calibrated(untrained_package: Path, tmp_path:
     with pytest.raises(SacralTumorAIError, match="no output labels femur"):
         calibrate_segmentation_model(untrained_package, [datalist], "validation", tmp_path / "other", labels=("femur",))
     assert not (tmp_path / "other").exists()
+    with pytest.raises(SacralTumorAIError, match="'test' split is empty"):
+        calibrate_segmentation_model(untrained_package, [datalist], "test", tmp_path / "other")
 
 
 def test_calibrating_over_the_model_itself_is_refused(untrained_package: Path, tmp_path: Path) -> None:
