@@ -67,13 +67,18 @@ def predict_probabilities(
     return probabilities.cpu().numpy()
 
 
+def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
+    """Logarithms of the probabilities, floored at 1e-8 (a new array, computed in place: big scans)."""
+    scores = np.maximum(probabilities, 1e-8)
+    return np.log(scores, out=scores)
+
+
 def decide_labels(probabilities: np.ndarray, spec: CTModelSpec) -> np.ndarray:
     """Label values (uint8, z-y-x): the arg-max of the log-probabilities plus the model's decision offsets."""
     offsets = np.asarray(spec.decision_offsets(), np.float32)
     scores = probabilities
     if np.any(offsets):
-        scores = np.maximum(probabilities, 1e-8)  # one copy, worked on in place (big scans)
-        np.log(scores, out=scores)
+        scores = log_probabilities(probabilities)
         scores += offsets[:, None, None, None]
     values = np.asarray(spec.label_values(), dtype=np.uint8)
     return values[scores.argmax(axis=0)]

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from sacral_tumor_ai.ctseg.inference import predict_probabilities
+from sacral_tumor_ai.ctseg.inference import log_probabilities, predict_probabilities
 from sacral_tumor_ai.ctseg.preprocess import labels_to_grid, prepare_ct
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
 from sacral_tumor_ai.errors import SacralTumorAIError
+from sacral_tumor_ai.evaluation.segmentation_metrics import dice
 from sacral_tumor_ai.io import read_image
 from sacral_tumor_ai.labels import label_by_name
 from sacral_tumor_ai.models.networks import load_network
@@ -42,14 +43,15 @@ class CalibrationCase:
     structures: tuple[str, ...]  # the structures its reference holds
 
 
-def collect_case(item: dict[str, Any], network, spec: CTModelSpec, mirror: bool, device: str = "cpu") -> CalibrationCase:
-    """The model's prediction for one data-list item, and its reference on the model grid."""
+def collect_case(item: dict[str, Any], network, spec: CTModelSpec, device: str = "cpu") -> CalibrationCase:
+    """The model's prediction for one data-list item (mirrored as ``spec`` says), and its reference on the
+    model grid."""
     prepared = prepare_ct(read_image(item["image"]), spec)
-    probabilities = predict_probabilities(network, prepared.channels, spec, device, mirror=mirror)
+    probabilities = predict_probabilities(network, prepared.channels, spec, device)
     structures = ("tumor",) if is_partly_labelled(item, spec.output_labels) else spec.output_labels
     return CalibrationCase(
         case_id=str(item.get("case_id", Path(item["image"]).name)),
-        log_probabilities=np.log(np.maximum(probabilities, 1e-8)).astype(np.float16),
+        log_probabilities=log_probabilities(probabilities).astype(np.float16),
         reference=labels_to_grid(read_image(item["label"]), prepared.grid),
         structures=tuple(structures),
     )
@@ -58,13 +60,7 @@ def collect_case(item: dict[str, Any], network, spec: CTModelSpec, mirror: bool,
 def case_dice(case: CalibrationCase, offsets: np.ndarray, values: np.ndarray) -> dict[str, float]:
     """Dice of each of the case's structures when ``offsets`` (one per channel) are added before the arg-max."""
     decided = values[np.argmax(case.log_probabilities.astype(np.float32) + offsets[:, None, None, None], axis=0)]
-    scores = {}
-    for name in case.structures:
-        value = label_by_name(name).value
-        predicted, reference = decided == value, case.reference == value
-        total = int(predicted.sum()) + int(reference.sum())
-        scores[name] = 1.0 if total == 0 else 2.0 * int((predicted & reference).sum()) / total
-    return scores
+    return {name: dice(decided == label_by_name(name).value, case.reference == label_by_name(name).value) for name in case.structures}
 
 
 def mean_dice(cases: list[CalibrationCase], offsets: np.ndarray, values: np.ndarray) -> dict[str, float]:
@@ -127,7 +123,7 @@ def _best_offset(cases: list[CalibrationCase], offsets: np.ndarray, values: np.n
     best_offset, best = float(offsets[channel]), -np.inf
     for candidate in OFFSET_GRID:
         score = objective(_average([_line_dice(line, int(values[channel]), float(candidate)) for line in lines]))
-        if score > best + 1e-6 or (abs(score - best) <= 1e-6 and candidate == offsets[channel]):
+        if score > best:
             best_offset, best = float(candidate), score
     return best_offset, best
 
@@ -172,14 +168,13 @@ def calibrate_segmentation_model(
     unknown = sorted(set(labels or ()) - set(spec.output_labels))
     if unknown:
         raise SacralTumorAIError(f"{model}: no output labels {', '.join(unknown)}; it outputs {', '.join(spec.output_labels)}")
-    mirror = spec.mirror if mirror is None else mirror
-    spec = replace(spec, offsets=(), mirror=mirror)
+    spec = replace(spec, offsets=(), mirror=spec.mirror if mirror is None else mirror)
     network = load_network(package, device)
     items = [item for datalist in datalists for item in load_datalist(datalist, split)[:limit]]
     cases = []
     for number, item in enumerate(items):
         progress.step(0.6 * number / len(items), f"predicting validation case {number + 1} of {len(items)}")
-        cases.append(collect_case(item, network, spec, mirror, device))
+        cases.append(collect_case(item, network, spec, device))
     values = np.asarray(spec.label_values(), np.uint8)
     before = mean_dice(cases, np.zeros(len(values), np.float32), values)
     offsets = search_offsets(cases, spec, labels, progress=Progress(lambda fraction, message: progress.step(0.6 + 0.4 * fraction, message), progress.cancel))
@@ -191,7 +186,7 @@ def calibrate_segmentation_model(
         "validation_dice_before": before, "validation_dice_after": after,
     }
     inference = {
-        "mirror_left_right": mirror,
+        "mirror_left_right": spec.mirror,
         "decision_offsets": {name: float(offsets[1 + i]) for i, name in enumerate(spec.output_labels)},
         "calibration": record,
     }
