@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the bundled CT segmentation model from scratch with the project's own commands: generate the
 # cohort, train (resumable: run again after an interruption), calibrate the decision offsets on the validation
-# cases, evaluate, write the model card, install it.
+# cases, refine the bone edges' HU thresholds on them, evaluate, write the model card, install it.
 # About two hours on a 2-core CPU. BUILD (default build/) holds the data and the run.
 # CT_FINETUNE_INIT (optional) names a model package to fine-tune instead of training stage 1 (v0.3.0 was
 # the bundled v0.2.0 fine-tuned this way on generator 1.2 data).
@@ -23,8 +23,11 @@ $CLI train-seg --datalist "$BUILD/gen-ct/datalist.json" "$BUILD/real-ct/datalist
 # fitted to them erased real bone in the real CT (see the model card). Test-time mirroring stays off: it
 # doubles the network's time.
 $CLI calibrate-seg --model "$BUILD/ct-seg-ft/model" --datalist "$BUILD/gen-ct/datalist.json" "$BUILD/real-ct/datalist.json" \
-  --split validation --labels tumor --no-mirror --version "${CT_VERSION:-0.3.1}" --out "$BUILD/ct-seg-cal"
-MODEL="$BUILD/ct-seg-cal"
+  --split validation --labels tumor --no-mirror --version "${CT_VERSION:-0.3.2}" --out "$BUILD/ct-seg-cal"
+# The bone surfaces refined at the input's resolution: HU thresholds chosen on the generated validation cases
+# finer than the model grid (the real CT's 3 mm voxels are coarser, so it is never refined).
+$CLI calibrate-edges --model "$BUILD/ct-seg-cal" --datalist "$BUILD/gen-ct/datalist.json" --split validation --out "$BUILD/ct-seg-edges"
+MODEL="$BUILD/ct-seg-edges"
 $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/gen-ct/datalist.json" --split test --out "$BUILD/eval-generated"
 $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/real-ct/datalist.json" --split test --structures tumor --out "$BUILD/eval-real"
 $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/gen-ct/datalist.json" --split test --provider classical --out "$BUILD/eval-classical"

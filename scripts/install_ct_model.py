@@ -1,6 +1,7 @@
 """Finish a CT segmentation build: record the measured test metrics in the package, write its model card,
 and install it as the bundled model (SacralTumorAI/sacral_tumor_ai/data/models/ct-seg). The package is the
-calibrated one (BUILD/ct-seg-cal, from ``calibrate-seg``) where it exists, else the trained one.
+calibrated one where it exists (BUILD/ct-seg-edges from ``calibrate-edges``, else BUILD/ct-seg-cal from
+``calibrate-seg``), else the trained one.
 
     .venv/bin/python scripts/install_ct_model.py BUILD_DIR
 """
@@ -33,6 +34,27 @@ def _calibration(package) -> list[str]:
         f"- Test-time left-right mirroring: {'on' if inference.get('mirror_left_right') else 'off'}",
         f"- Offsets added to each label's log-probability: {json.dumps(inference['decision_offsets'])} (negative: the label must be more probable to win a voxel)",
         "- Validation Dice on the model grid, before -> after: " + ", ".join(f"{name} {before[name]:.3f} -> {after[name]:.3f}" for name in before),
+    ]
+
+
+def _bone_edges(package) -> list[str]:
+    """The card's lines on the bone-edge refinement, from the package's metadata."""
+    inference = package.metadata.get("inference", {})
+    record, edges = inference.get("bone_edges_calibration"), inference.get("bone_edges")
+    if not record:
+        return ["None: bone surfaces as the model grid draws them."]
+    before, after = record["validation_dice_before"], record["validation_dice_after"]
+    setting = (
+        f"peel a bone's outer voxel darker than {edges['shell_below_hu']} HU; add a background voxel next to it at least {edges['grow_above_hu']} HU bright"
+        if edges else "off (no pair of thresholds beat the unrefined bones)"
+    )
+    return [
+        f"Chosen on the validation split of {', '.join(Path(d).parent.name for d in record['datalists'])} ({record['cases']} cases "
+        f"finer than the model grid; {record['skipped']} skipped; never the test cases): {record['method']}. "
+        "Only axes where the input is finer than the 2 mm grid are refined, so the 3 mm real CT is left as drawn.",
+        "",
+        f"- Setting: {setting} (`None` = that rule off)",
+        "- Validation Dice at native resolution, before -> after: " + ", ".join(f"{name} {before[name]:.3f} -> {after[name]:.3f}" for name in before),
     ]
 
 
@@ -81,7 +103,7 @@ def main(build: Path) -> None:
     evaluations = {name: json.loads((build / name / "metrics.json").read_text()) for name in ("eval-generated", "eval-real", "eval-classical") if (build / name / "metrics.json").exists()}
     target = bundled_model_path("ct-seg")
     test = {name: {"summary": e["summary"], "cases": e["cases"], "seconds_per_case": e["seconds_per_case"], "provider": e["provider"]} for name, e in evaluations.items()}
-    source = build / "ct-seg-cal" if (build / "ct-seg-cal" / "model.json").is_file() else run / "model"
+    source = next((build / name for name in ("ct-seg-edges", "ct-seg-cal") if (build / name / "model.json").is_file()), run / "model")
     package = install_package(source, target, {"test": test})
     history = (run / "training_log.csv").read_text().strip().splitlines()
     sections = {
@@ -92,6 +114,7 @@ def main(build: Path) -> None:
             "Generated cases come from generator 1.2 (docs/data-engine.md).",
         ],
         "Decision calibration": _calibration(package),
+        "Bone-edge refinement": _bone_edges(package),
         "Results: held-out generated test cases (full pipeline, native resolution)": metrics_table(evaluations["eval-generated"]["summary"], COLUMNS) if "eval-generated" in evaluations else ["not measured"],
         "Results: held-out lesions inserted into the bundled real CT (tumour only; one real anatomy)": metrics_table(evaluations["eval-real"]["summary"], COLUMNS) if "eval-real" in evaluations else ["not measured"],
         "Baseline: classical hip-bone provider on generated test cases (where it finds no pelvis the case is refused and scores 0, tumour included)": metrics_table(evaluations["eval-classical"]["summary"], COLUMNS) if "eval-classical" in evaluations else ["not measured"],

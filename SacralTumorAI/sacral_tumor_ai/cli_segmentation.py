@@ -54,6 +54,28 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate_edges(args: argparse.Namespace) -> int:
+    from sacral_tumor_ai.evaluation.calibrate_edges import calibrate_bone_edges
+    from sacral_tumor_ai.progress import Progress
+
+    progress = Progress(report=lambda fraction, message: print(f"[{fraction:4.0%}] {message}", flush=True))
+    result = calibrate_bone_edges(args.model, args.datalist, args.split, args.out, args.limit, args.version, args.device, progress)
+    print(json.dumps(result, indent=2))
+    print(f"calibrated package: {result['package']} (measure it on the test split with evaluate-seg)")
+    return 0
+
+
+def _calibration_arguments(parser: argparse.ArgumentParser, datalist_help: str) -> None:
+    """The arguments every calibration command takes."""
+    parser.add_argument("--model", required=True, help="model package folder")
+    parser.add_argument("--datalist", required=True, nargs="+", help=datalist_help)
+    parser.add_argument("--split", default="validation")
+    parser.add_argument("--out", required=True, help="folder for the calibrated package (replaced if it exists; never the model's own)")
+    parser.add_argument("--limit", type=int, help="only the first N cases of each data list")
+    parser.add_argument("--version", help="version of the calibrated package (default: the model's)")
+    parser.add_argument("--device", default="cpu")
+
+
 def _run(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.demo import demo_case_path
     from sacral_tumor_ai.hipframe.table import location_line
@@ -171,13 +193,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         "calibrate-seg",
         help="choose a CT model's per-label decision offsets (and test-time mirroring) on validation cases; writes a new package",
     )
-    calibrate.add_argument("--model", required=True, help="model package folder")
-    calibrate.add_argument("--datalist", required=True, nargs="+", help="data list(s); tumour-only items score the tumour only")
-    calibrate.add_argument("--split", default="validation")
-    calibrate.add_argument("--out", required=True, help="folder for the calibrated package (replaced if it exists; never the model's own)")
+    _calibration_arguments(calibrate, "data list(s); tumour-only items score the tumour only")
     calibrate.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None, help="test-time left-right mirroring (default: as the package has it)")
     calibrate.add_argument("--labels", help="comma-separated labels whose offsets are searched (default: all; the others keep 0), e.g. tumor")
-    calibrate.add_argument("--limit", type=int, help="only the first N cases of each data list")
-    calibrate.add_argument("--version", help="version of the calibrated package (default: the model's)")
-    calibrate.add_argument("--device", default="cpu")
     calibrate.set_defaults(handler=_calibrate)
+
+    edges = commands.add_parser(
+        "calibrate-edges",
+        help="choose the HU thresholds that refine a CT model's bone edges at the input's resolution, on validation cases; writes a new package",
+    )
+    _calibration_arguments(edges, "data list(s); cases with bone labels and an input finer than the model grid are used")
+    edges.set_defaults(handler=_calibrate_edges)

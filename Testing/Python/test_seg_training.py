@@ -95,3 +95,33 @@ def test_partial_labels_other_than_tumour_are_refused() -> None:
     assert is_partly_labelled({"case_id": "b", "labelled": ["tumor"]}, structures)
     with pytest.raises(SacralTumorAIError, match="not supported"):
         is_partly_labelled({"case_id": "c", "labelled": ["sacrum"]}, structures)
+
+
+def test_left_right_mirroring_swaps_the_hip_labels_and_is_seeded() -> None:
+    import numpy as np
+
+    from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR
+    from sacral_tumor_ai.training.seg_data import RandMirrorLeftRightd, training_transforms
+
+    spec = SegTrainingConfig(datalist="unused", out="unused").spec()
+    label = np.zeros((1, 4, 5, 6), np.uint8)
+    label[0, :, :, 0], label[0, :, :, 5] = HIP_RIGHT.value, HIP_LEFT.value  # x runs right to left (LPS)
+    label[0, 1, 1, 2], label[0, 2, 2, 3] = TUMOR.value, SACRUM.value
+    image = np.random.default_rng(0).random((2, 4, 5, 6), dtype=np.float32)
+    mirrored = RandMirrorLeftRightd(spec, prob=1.0)({"image": image, "label": label, "partial": False})
+    flipped = label[..., ::-1]
+    expected = np.where(flipped == HIP_LEFT.value, HIP_RIGHT.value, np.where(flipped == HIP_RIGHT.value, HIP_LEFT.value, flipped))
+    # The mirrored patch is still anatomically true: the hip bone now on the patient's left is labelled left.
+    assert np.array_equal(mirrored["label"].numpy(), expected)
+    assert np.array_equal(mirrored["image"].numpy(), image[..., ::-1])
+    assert mirrored["partial"] is False
+    assert RandMirrorLeftRightd(spec, prob=0.0)({"image": image, "label": label})["label"] is label
+
+    # Seeded through MONAI's Compose like the other random transforms: a run's augmentation is reproducible.
+    def mirrored_or_not(seed: int) -> list[bool]:
+        transform = RandMirrorLeftRightd(spec, prob=0.5)
+        transform.set_random_state(seed)
+        return [bool(transform({"image": image, "label": label})["label"][0, 1, 1, 3] == TUMOR.value) for _ in range(12)]
+
+    assert mirrored_or_not(4) == mirrored_or_not(4) and len(set(mirrored_or_not(4))) == 2
+    assert any(isinstance(t, RandMirrorLeftRightd) for t in training_transforms(spec, 2, 0.5).transforms)

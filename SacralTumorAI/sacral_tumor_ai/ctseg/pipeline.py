@@ -6,12 +6,13 @@ import time
 
 import SimpleITK as sitk
 
+from sacral_tumor_ai.ctseg.bone_edges import refine_bone_edges
 from sacral_tumor_ai.ctseg.inference import predict_labels
 from sacral_tumor_ai.ctseg.postprocess import postprocess_labels
 from sacral_tumor_ai.ctseg.preprocess import prepare_ct
 from sacral_tumor_ai.ctseg.providers import get_provider, replace_bones
 from sacral_tumor_ai.ctseg.resample_back import labels_onto_region
-from sacral_tumor_ai.ctseg.spec import CTModelSpec
+from sacral_tumor_ai.ctseg.spec import CTModelSpec, bone_values
 from sacral_tumor_ai.modality import CT, require_modality
 from sacral_tumor_ai.models.networks import load_network
 from sacral_tumor_ai.models.package import ModelPackage
@@ -49,6 +50,9 @@ def segment_ct(
     mark = time.perf_counter()
     progress.step(0.85, "post-processing")
     labelmap = labels_onto_input(raw, prepared.grid, image, prepared.body, spec.label_values(), provider, progress)
+    if spec.bone_edges is not None and provider.segment is None:  # the model's own bones only
+        progress.step(0.95, "refining bone edges")
+        labelmap = refine_bone_edges(labelmap, image, bone_values(spec), spec.bone_edges, spec.spacing)
     timings["postprocess"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sacral_tumor_ai.labels import label_by_name, mirror_label
+from sacral_tumor_ai.ctseg.bone_edges import BoneEdges
+from sacral_tumor_ai.labels import TUMOR, label_by_name, mirror_label
 from sacral_tumor_ai.models.package import ModelPackageError
 
 
@@ -22,6 +23,7 @@ class CTModelSpec:
     body_margin_mm: float = 10.0
     mirror: bool = False  # test-time left-right mirroring
     offsets: tuple[tuple[str, float], ...] = ()  # (label, offset added to its log-probability), calibrated
+    bone_edges: BoneEdges | None = None  # bone surfaces refined at the input's resolution, calibrated
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any]) -> CTModelSpec:
@@ -48,6 +50,7 @@ class CTModelSpec:
             body_margin_mm=float(model_input.get("body_margin_mm", 10.0)),
             mirror=mirror,
             offsets=tuple((name, float(offsets[name])) for name in names if name in offsets),
+            bone_edges=BoneEdges.from_metadata(inference.get("bone_edges")),
         )
 
     def to_metadata(self) -> dict[str, Any]:
@@ -63,7 +66,11 @@ class CTModelSpec:
                 "channels": [f"CT window {low:g}..{high:g} HU scaled to [0, 1]" for low, high in self.windows],
             },
             "output": {"activation": "softmax", "labels": list(self.output_labels)},
-            "inference": {"mirror_left_right": self.mirror, "decision_offsets": dict(self.offsets)},
+            "inference": {
+                "mirror_left_right": self.mirror,
+                "decision_offsets": dict(self.offsets),
+                "bone_edges": self.bone_edges.to_metadata() if self.bone_edges else None,
+            },
         }
 
     @property
@@ -83,3 +90,8 @@ class CTModelSpec:
     def label_values(self) -> list[int]:
         """Labelmap value of each output channel (background 0 first)."""
         return [0] + [label_by_name(name).value for name in self.output_labels]
+
+
+def bone_values(spec: CTModelSpec) -> tuple[int, ...]:
+    """Labelmap values of the model's bone outputs (everything but the tumour)."""
+    return tuple(label_by_name(name).value for name in spec.output_labels if name != TUMOR.name)

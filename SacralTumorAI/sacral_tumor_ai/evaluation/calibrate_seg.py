@@ -186,6 +186,7 @@ def calibrate_segmentation_model(
         "validation_dice_before": before, "validation_dice_after": after,
     }
     inference = {
+        **package.metadata.get("inference", {}),  # other calibrations (bone edges) stay
         "mirror_left_right": spec.mirror,
         "decision_offsets": {name: float(offsets[1 + i]) for i, name in enumerate(spec.output_labels)},
         "calibration": record,

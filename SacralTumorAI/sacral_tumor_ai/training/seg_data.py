@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from monai.transforms import RandomizableTransform
 
 from sacral_tumor_ai.ctseg.preprocess import labels_to_grid, prepare_ct
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
@@ -44,11 +45,38 @@ def cache_case(item: dict[str, Any], spec: CTModelSpec, cache: Path) -> dict[str
         return {"image": data["image"].astype(np.float32), "label": data["label"][None], "case_id": case_id, "partial": is_partly_labelled(item, spec.output_labels)}
 
 
-def training_transforms(spec: CTModelSpec, samples_per_case: int):
-    """Random patches centred on foreground or background, small rotations/scaling, intensity jitter.
+class RandMirrorLeftRightd(RandomizableTransform):
+    """With probability ``prob``, mirror ``image`` and ``label`` left-right (the model grid's x axis, the last)
+    and swap the sided labels (hip_left <-> hip_right), so that the mirrored patch is still labelled truthfully.
 
-    No left-right flips: they would turn a left hip bone into a right one without relabelling it.
+    A plain flip would teach the network that a left hip bone may lie on the right; with the swap, every
+    training patch also exists as its anatomical mirror image, which evens out the two sides.
     """
+
+    def __init__(self, spec: CTModelSpec, prob: float) -> None:
+        RandomizableTransform.__init__(self, prob)
+        # Label value -> value after mirroring (labelmaps on the model grid hold label values).
+        values = spec.label_values()
+        self.swap = np.arange(max(values) + 1)
+        for channel, mirrored in enumerate(spec.mirrored_channels()):
+            self.swap[values[channel]] = values[mirrored]
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
+        self.randomize(None)
+        if not self._do_transform:
+            return data
+        import torch
+
+        result = dict(data)
+        result["image"] = torch.flip(torch.as_tensor(data["image"]), dims=[-1])
+        label = torch.flip(torch.as_tensor(data["label"]), dims=[-1])
+        result["label"] = torch.as_tensor(self.swap, dtype=label.dtype)[label.long()]
+        return result
+
+
+def training_transforms(spec: CTModelSpec, samples_per_case: int, mirror_probability: float = 0.0):
+    """Random patches centred on foreground or background, optional left-right mirroring with the sided
+    labels swapped (:class:`RandMirrorLeftRightd`), small rotations/scaling, intensity jitter."""
     from monai import transforms as T
 
     roi = tuple(reversed(spec.patch_size))
@@ -59,6 +87,7 @@ def training_transforms(spec: CTModelSpec, samples_per_case: int):
                 keys=("image", "label"), label_key="label", spatial_size=roi, pos=2.0, neg=1.0,
                 num_samples=samples_per_case,
             ),
+            RandMirrorLeftRightd(spec, mirror_probability),
             T.RandAffined(
                 keys=("image", "label"), prob=0.3, rotate_range=(0.26, 0.26, 0.26), scale_range=(0.1, 0.1, 0.1),
                 mode=("bilinear", "nearest"), padding_mode="zeros",

@@ -45,6 +45,7 @@ class SegTrainingConfig:
     epochs: int = 40
     batch_size: int = 2
     samples_per_case: int = 2
+    mirror_probability: float = 0.0  # left-right mirroring with hip labels swapped (RandMirrorLeftRightd)
     learning_rate: float = 2e-3
     weight_decay: float = 1e-5
     warmup_epochs: int = 2
@@ -178,7 +179,7 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
             log(f"resuming after epoch {start_epoch} (best mean validation Dice {best:.4f})")
 
     train_spec = replace(spec, patch_size=tuple(config.train_patch_size or spec.patch_size))
-    dataset = Dataset(training_cases, training_transforms(train_spec, config.samples_per_case))
+    dataset = Dataset(training_cases, training_transforms(train_spec, config.samples_per_case, config.mirror_probability))
     for epoch in range(start_epoch, config.epochs):
         set_determinism(config.seed * 1000 + epoch * 10 + group.rank)
         sampler = DistributedSampler(dataset, group.world_size, group.rank, seed=config.seed) if group.distributed else None

@@ -1,0 +1,137 @@
+"""``sacral-tumor-ai calibrate-edges``: the HU thresholds of the bone-edge refinement, chosen on validation cases.
+
+Each validation case with bone labels and an input finer than the model grid is segmented by the full
+pipeline without the refinement; then every pair of thresholds on a grid (peel below ``SHELL_GRID`` HU, grow
+from ``GROW_GRID`` HU, each also off) is applied with the refinement's own functions and scored at the input's
+resolution. The pair with the highest mean bone Dice is written into a copy of the package's metadata with
+the search's record; if no pair beats the unrefined bones, the refinement stays off. Only the test split,
+measured afterwards with ``evaluate-seg``, is unbiased.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from sacral_tumor_ai.ctseg.bone_edges import BoneEdges, bone_box, edge_candidates, grown, peeled, refinable_structure
+from sacral_tumor_ai.ctseg.pipeline import segment_ct
+from sacral_tumor_ai.ctseg.spec import CTModelSpec, bone_values
+from sacral_tumor_ai.errors import AnatomyNotFoundError, SacralTumorAIError
+from sacral_tumor_ai.io import read_image
+from sacral_tumor_ai.labels import LABELS
+from sacral_tumor_ai.models.package import ModelPackage, install_package, load_package
+from sacral_tumor_ai.progress import Progress
+from sacral_tumor_ai.training.datalist import load_datalist
+from sacral_tumor_ai.training.seg_data import is_partly_labelled
+
+SHELL_GRID: tuple[float | None, ...] = (None, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 450.0, 500.0)
+GROW_GRID: tuple[float | None, ...] = (None, 500.0, 600.0, 700.0, 800.0, 900.0, 1000.0)
+NAMES = {label.value: label.name for label in LABELS}
+
+
+@dataclass(frozen=True)
+class EdgeScores:
+    """One case's bone Dice (label name -> value) for each threshold pair (shell, grow)."""
+
+    case_id: str
+    dice: dict[tuple[float | None, float | None], dict[str, float]]
+
+
+def without_refinement(package: ModelPackage) -> ModelPackage:
+    """The same package (same weights) with its bone-edge refinement switched off."""
+    inference = {**package.metadata.get("inference", {}), "bone_edges": None}
+    return ModelPackage(package.folder, {**package.metadata, "inference": inference})
+
+
+def _dice(predicted: np.ndarray, reference: np.ndarray, reference_outside: int) -> float:
+    """Dice of a bone whose prediction lies inside the box; ``reference_outside`` reference voxels lie out of it."""
+    total = int(predicted.sum()) + int(reference.sum()) + reference_outside
+    return 1.0 if total == 0 else 2.0 * int((predicted & reference).sum()) / total
+
+
+def score_case(
+    labels: np.ndarray, hounsfield: np.ndarray, reference: np.ndarray, values: tuple[int, ...], structure: np.ndarray, case_id: str = "",
+) -> EdgeScores:
+    """Bone Dice of every threshold pair of the grids, for one case's unrefined labels (all z-y-x arrays)."""
+    dice: dict[tuple[float | None, float | None], dict[str, float]] = {pair: {} for pair in product(SHELL_GRID, GROW_GRID)}
+    for value in values:
+        truth = reference == value
+        box = bone_box(labels, value, margin=1)
+        if box is None:
+            for pair in dice:
+                dice[pair][NAMES[value]] = _dice(np.zeros(0, bool), np.zeros(0, bool), int(truth.sum()))
+            continue
+        candidates = edge_candidates(labels[box], hounsfield[box], value, structure)
+        inside = truth[box]
+        outside = int(truth.sum()) - int(inside.sum())
+        for shell in SHELL_GRID:
+            removed = peeled(candidates, shell)
+            kept = candidates.mask & ~removed
+            for grow in GROW_GRID:
+                dice[(shell, grow)][NAMES[value]] = _dice(kept | grown(candidates, removed, grow, structure), inside, outside)
+    return EdgeScores(case_id, dice)
+
+
+def best_pair(scores: list[EdgeScores]) -> tuple[tuple[float | None, float | None], dict[str, float], dict[str, float]]:
+    """The threshold pair with the highest mean bone Dice over the cases (ties: the earlier, milder pair),
+    with its per-bone mean Dice and the unrefined one."""
+    def mean(pair: tuple[float | None, float | None]) -> dict[str, float]:
+        names = sorted({name for case in scores for name in case.dice[pair]})
+        return {name: float(np.mean([case.dice[pair][name] for case in scores])) for name in names}
+
+    unrefined = mean((None, None))
+    best, best_score = (None, None), float(np.mean(list(unrefined.values())))
+    for pair in product(SHELL_GRID, GROW_GRID):
+        score = float(np.mean(list(mean(pair).values())))
+        if score > best_score + 1e-6:
+            best, best_score = pair, score
+    return best, mean(best), unrefined
+
+
+def calibrate_bone_edges(
+    model: str | Path, datalists: list[str | Path], split: str, out: str | Path, limit: int | None = None,
+    version: str | None = None, device: str = "cpu", progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Choose the refinement's thresholds on ``split`` of the data lists (``limit`` cases of each) and write
+    the package with them to ``out``; tumour-only cases and inputs no finer than the model grid are skipped."""
+    progress = progress or Progress()
+    package = without_refinement(load_package(model))
+    spec = CTModelSpec.from_metadata(package.metadata)
+    values = bone_values(spec)
+    items = [item for datalist in datalists for item in load_datalist(datalist, split)[:limit]]
+    scores, skipped = [], []
+    for number, item in enumerate(items):
+        progress.step(0.95 * number / len(items), f"segmenting validation case {number + 1} of {len(items)}")
+        case_id = str(item.get("case_id", Path(item["image"]).name))
+        image = read_image(item["image"])
+        structure = refinable_structure(image.GetSpacing(), spec.spacing)
+        if structure is None or is_partly_labelled(item, spec.output_labels):
+            skipped.append(case_id)
+            continue
+        try:
+            labelmap = segment_ct(image, package, device=device, source=case_id).labelmap
+        except AnatomyNotFoundError:  # scored as a failure by evaluate-seg; no edges to refine here
+            skipped.append(case_id)
+            continue
+        reference = sitk.GetArrayFromImage(read_image(item["label"]))
+        scores.append(score_case(sitk.GetArrayViewFromImage(labelmap), sitk.GetArrayViewFromImage(image), reference, values, structure, case_id))
+    if not scores:
+        raise SacralTumorAIError(
+            f"no {split} case with bone labels and an input finer than the model's {spec.spacing} mm grid; nothing to calibrate on"
+        )
+    (shell, grow), after, before = best_pair(scores)
+    edges = BoneEdges(shell, grow)
+    record = {
+        "method": "HU thresholds (peel, grow) maximising the mean validation bone Dice at the input's resolution",
+        "datalists": [str(d) for d in datalists], "split": split, "cases": len(scores), "skipped": len(skipped),
+        "validation_dice_before": before, "validation_dice_after": after,
+    }
+    inference = {**load_package(model).metadata.get("inference", {}), "bone_edges": edges.to_metadata() if edges.active else None, "bone_edges_calibration": record}
+    calibrated = install_package(model, out, {}, version=version, updates={"inference": inference})
+    progress.step(1.0, "done")
+    return {"package": str(calibrated.folder), "bone_edges": inference["bone_edges"], "calibration": record}
