@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,17 +94,21 @@ def check_anatomy(volumes: dict[str, float], source: str, modality: str, both_hi
     return warnings
 
 
-def labels_onto_input(raw: np.ndarray, grid: sitk.Image, image: sitk.Image, region, values: list[int], provider, progress) -> sitk.Image:
+def labels_onto_input(
+    raw: np.ndarray, grid: sitk.Image, image: sitk.Image, region, values: list[int], provider, progress,
+    refine: Callable[[np.ndarray], None] | None = None,
+) -> sitk.Image:
     """Model-grid labels (z-y-x) -> a labelmap on ``image``'s grid: seed 1's post-processing (largest
-    component, holes filled), resampling onto the input's ``region``, then the bone provider's bones if it
-    is not the model. Shared by the CT and MRI pipelines."""
+    component, holes filled), resampling onto the input's ``region`` (then ``refine``, a function that changes
+    the resampled labels in place, if given), then the bone provider's bones if it is not the model. Shared
+    by the CT and MRI pipelines."""
     from sacral_tumor_ai.ctseg.postprocess import postprocess_labels
     from sacral_tumor_ai.ctseg.providers import replace_bones
     from sacral_tumor_ai.ctseg.resample_back import labels_onto_region
 
     cleaned = sitk.GetImageFromArray(postprocess_labels(raw, values))
     cleaned.CopyInformation(grid)
-    labelmap = labels_onto_region(cleaned, image, region, values)
+    labelmap = labels_onto_region(cleaned, image, region, values, refine)
     if provider.segment is not None:
         progress.step(0.92, f"hip bones by {provider.name}")
         labelmap = replace_bones(labelmap, provider.segment(image))

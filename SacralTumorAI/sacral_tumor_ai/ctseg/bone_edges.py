@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import SimpleITK as sitk
 from scipy import ndimage
 
 from sacral_tumor_ai.models.package import ModelPackageError
 
-HU_LIMITS = (-1000.0, 3000.0)  # thresholds outside this range are mistakes, not settings
+HU_LIMITS = (-1000.0, 3000.0)
+SLAB_VOXELS = 16 * 1024 * 1024  # voxels of a bone's box refined at once (a few bytes each, several arrays)  # thresholds outside this range are mistakes, not settings
 
 
 @dataclass(frozen=True)
@@ -108,34 +108,53 @@ def grown(candidates: EdgeCandidates, removed: np.ndarray, grow_above_hu: float 
     return ndimage.binary_dilation(kept, structure) & candidates.background & (candidates.hounsfield >= grow_above_hu)
 
 
-def bone_box(labels: np.ndarray, value: int, margin: int) -> tuple[slice, ...] | None:
-    """The index box of ``value`` in ``labels`` grown by ``margin`` voxels (clipped); None if it is absent."""
-    boxes = ndimage.find_objects((labels == value).astype(np.uint8))
-    if not boxes or boxes[0] is None:
-        return None
-    return tuple(slice(max(0, s.start - margin), min(size, s.stop + margin)) for s, size in zip(boxes[0], labels.shape))
+def bone_boxes(labels: np.ndarray, values: tuple[int, ...], margin: int) -> dict[int, tuple[slice, ...]]:
+    """The index box of each of ``values`` present in ``labels``, grown by ``margin`` voxels (clipped)."""
+    boxes = ndimage.find_objects(labels)  # one pass, no copy of a big labelmap
+    return {
+        value: tuple(slice(max(0, s.start - margin), min(size, s.stop + margin)) for s, size in zip(boxes[value - 1], labels.shape))
+        for value in values
+        if value <= len(boxes) and boxes[value - 1] is not None
+    }
+
+
+def _changes(labels: np.ndarray, hounsfield: np.ndarray, value: int, edges: BoneEdges, structure: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where bone ``value`` loses and gains voxels (boolean arrays on ``labels``, a box of the labelmap)."""
+    candidates = edge_candidates(labels, hounsfield, value, structure)
+    removed = peeled(candidates, edges.shell_below_hu)
+    return removed, grown(candidates, removed, edges.grow_above_hu, structure)
 
 
 def refine_bone_edges(
-    labelmap: sitk.Image, image: sitk.Image, values: tuple[int, ...], edges: BoneEdges, model_spacing: tuple[float, ...],
-) -> sitk.Image:
-    """``labelmap`` (on ``image``'s grid) with the edges of the bones ``values`` refined (see the module's
-    docstring); a new image, the input is not changed."""
-    structure = refinable_structure(image.GetSpacing(), model_spacing)
+    labels: np.ndarray, hounsfield: np.ndarray, spacing: tuple[float, ...], values: tuple[int, ...], edges: BoneEdges,
+    model_spacing: tuple[float, ...], slab_voxels: int = SLAB_VOXELS,
+) -> None:
+    """Refine the edges of the bones ``values`` in ``labels`` (z-y-x, changed in place) from the CT's
+    ``hounsfield`` (same grid, x-y-z ``spacing``), as the module's docstring says.
+
+    A big scan is worked through in slabs of about ``slab_voxels`` with two slices of overlap (the rules look
+    one voxel, and the grow rule's peeled neighbours one more, beyond a slice), so memory stays bounded; every
+    slab reads the unrefined labels, and the changes are applied after the bone's last slab.
+    """
+    structure = refinable_structure(spacing, model_spacing)
     if structure is None or not edges.active:
-        return labelmap
-    labels = sitk.GetArrayFromImage(labelmap)
-    hounsfield = sitk.GetArrayViewFromImage(image)
-    for value in values:
-        box = bone_box(labels, value, margin=1)
-        if box is None:
-            continue
-        candidates = edge_candidates(labels[box], hounsfield[box], value, structure)
-        removed = peeled(candidates, edges.shell_below_hu)
-        added = grown(candidates, removed, edges.grow_above_hu, structure)
-        local = labels[box]
-        local[removed] = 0
-        local[added] = value
-    refined = sitk.GetImageFromArray(labels)
-    refined.CopyInformation(labelmap)
-    return refined
+        return
+    halo = 2 if structure[0, 1, 1] else 0  # no neighbours across slices: slabs need no overlap
+    for value, box in bone_boxes(labels, values, margin=1).items():
+        z_start, z_stop = box[0].start, box[0].stop
+        plane = (box[1].stop - box[1].start) * (box[2].stop - box[2].start)
+        step = max(1, slab_voxels // max(plane, 1))
+        removals, additions = [], []
+        for core_start in range(z_start, z_stop, step):
+            core_stop = min(core_start + step, z_stop)
+            low, high = max(z_start, core_start - halo), min(z_stop, core_stop + halo)
+            slab = (slice(low, high), box[1], box[2])
+            removed, added = _changes(labels[slab], hounsfield[slab], value, edges, structure)
+            core = slice(core_start - low, core_stop - low)
+            for changes, into in ((removed, removals), (added, additions)):
+                index = np.nonzero(changes[core])
+                into.append((index[0] + core_start, index[1] + box[1].start, index[2] + box[2].start))
+        for index in removals:
+            labels[index] = 0
+        for index in additions:
+            labels[index] = value

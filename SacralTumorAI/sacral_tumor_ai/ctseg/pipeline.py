@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+import numpy as np
 import SimpleITK as sitk
 
 from sacral_tumor_ai.ctseg.bone_edges import refine_bone_edges
 from sacral_tumor_ai.ctseg.inference import predict_labels
-from sacral_tumor_ai.ctseg.postprocess import postprocess_labels
 from sacral_tumor_ai.ctseg.preprocess import prepare_ct
-from sacral_tumor_ai.ctseg.providers import get_provider, replace_bones
-from sacral_tumor_ai.ctseg.resample_back import labels_onto_region
+from sacral_tumor_ai.ctseg.providers import get_provider
 from sacral_tumor_ai.ctseg.spec import CTModelSpec, bone_values
 from sacral_tumor_ai.modality import CT, require_modality
 from sacral_tumor_ai.models.networks import load_network
 from sacral_tumor_ai.models.package import ModelPackage
 from sacral_tumor_ai.progress import Progress
 from sacral_tumor_ai.segmentation import Segmentation, labels_onto_input, measured_segmentation
+
+
+def _bone_edge_refinement(image: sitk.Image, spec: CTModelSpec, timings: dict[str, float]) -> Callable[[np.ndarray], None] | None:
+    """The model's bone-edge refinement as a function of the resampled labels (None when the model has none);
+    its time is recorded in ``timings["bone_edges"]``."""
+    if spec.bone_edges is None:
+        return None
+
+    def refine(labels: np.ndarray) -> None:
+        started = time.perf_counter()
+        refine_bone_edges(labels, sitk.GetArrayViewFromImage(image), image.GetSpacing(), bone_values(spec), spec.bone_edges, spec.spacing)
+        timings["bone_edges"] = time.perf_counter() - started
+
+    return refine
 
 
 def segment_ct(
@@ -49,10 +63,8 @@ def segment_ct(
 
     mark = time.perf_counter()
     progress.step(0.85, "post-processing")
-    labelmap = labels_onto_input(raw, prepared.grid, image, prepared.body, spec.label_values(), provider, progress)
-    if spec.bone_edges is not None and provider.segment is None:  # the model's own bones only
-        progress.step(0.95, "refining bone edges")
-        labelmap = refine_bone_edges(labelmap, image, bone_values(spec), spec.bone_edges, spec.spacing)
+    refine = _bone_edge_refinement(image, spec, timings) if provider.segment is None else None  # the model's own bones only
+    labelmap = labels_onto_input(raw, prepared.grid, image, prepared.body, spec.label_values(), provider, progress, refine)
     timings["postprocess"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
 

@@ -7,7 +7,7 @@ bounding box, so a 1024 x 1024 x 900 scan needs neither a float copy of itself n
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import SimpleITK as sitk
@@ -42,8 +42,12 @@ def _reference(image: sitk.Image, start: np.ndarray, stop: np.ndarray) -> sitk.I
     return grid
 
 
-def labels_onto_region(labels: sitk.Image, image: sitk.Image, region: Region, values: Iterable[int]) -> sitk.Image:
-    """Labels on the model grid -> a uint8 labelmap on ``image``'s full grid (zero outside ``region``)."""
+def labels_onto_region(
+    labels: sitk.Image, image: sitk.Image, region: Region, values: Iterable[int], refine: Callable[[np.ndarray], None] | None = None,
+) -> sitk.Image:
+    """Labels on the model grid -> a uint8 labelmap on ``image``'s full grid (zero outside ``region``);
+    ``refine``, if given, changes the labels (z-y-x array) in place before they become an image, so that a big
+    scan's labelmap is never copied for it."""
     result = np.zeros(tuple(reversed(image.GetSize())), np.uint8)
     boxes = {v: _box_in_input(labels, v, image, region) for v in values if v != 0}
     boxes = {v: box for v, box in boxes.items() if box is not None}
@@ -55,6 +59,8 @@ def labels_onto_region(labels: sitk.Image, image: sitk.Image, region: Region, va
         for z0 in range(z_start, z_stop, slab):
             z1 = min(z0 + slab, z_stop)
             _fill_slab(result, masks, boxes, image, z0, z1)
+    if refine is not None:
+        refine(result)
     labelmap = sitk.GetImageFromArray(result)
     labelmap.CopyInformation(image)
     return labelmap
