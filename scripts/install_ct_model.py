@@ -44,16 +44,17 @@ def _bone_edges(package) -> list[str]:
     if not record:
         return ["None: bone surfaces as the model grid draws them."]
     before, after = record["validation_dice_before"], record["validation_dice_after"]
-    setting = (
-        f"peel a bone's outer voxel darker than {edges['shell_below_hu']} HU; add a background voxel next to it at least {edges['grow_above_hu']} HU bright"
-        if edges else "off (no pair of thresholds beat the unrefined bones)"
-    )
+    rules = [
+        *([f"peel a bone's outer voxel darker than {edges['shell_below_hu']:g} HU"] if edges and edges["shell_below_hu"] is not None else []),
+        *([f"add a background voxel next to a bone at least {edges['grow_above_hu']:g} HU bright"] if edges and edges["grow_above_hu"] is not None else []),
+    ]
+    setting = "; ".join(rules) or "off (no pair of thresholds beat the unrefined bones)"
     return [
         f"Chosen on the validation split of {', '.join(Path(d).parent.name for d in record['datalists'])} ({record['cases']} cases "
         f"finer than the model grid; {record['skipped']} skipped; never the test cases): {record['method']}. "
         "Only axes where the input is finer than the 2 mm grid are refined, so the 3 mm real CT is left as drawn.",
         "",
-        f"- Setting: {setting} (`None` = that rule off)",
+        f"- Setting: {setting}",
         "- Validation Dice at native resolution, before -> after: " + ", ".join(f"{name} {before[name]:.3f} -> {after[name]:.3f}" for name in before),
     ]
 
@@ -108,7 +109,7 @@ def main(build: Path) -> None:
     history = (run / "training_log.csv").read_text().strip().splitlines()
     sections = {
         "How it was made": [
-            "Trained by `scripts/build_ct_model.sh` (the project's own `cohort`, `train-seg` and `evaluate-seg` commands) on a 2-core CPU, in stages: 8 epochs on generated cases (v0.1.0); fine-tuning on generated cases plus lesions inserted into the one bundled real CT, tumour-only labels trained with the marginal loss so that the unlabelled real bones are never called background (v0.2.0, 5 epochs, generator 1.0 cases); then v0.2.0 fine-tuned again the same way on a new cohort from generator 1.2 (v0.3.0: `CT_FINETUNE_INIT=<v0.2.0> scripts/build_ct_model.sh`); v0.3.1 is v0.3.0's weights with decision offsets calibrated on the validation cases (below).",
+            "Trained by `scripts/build_ct_model.sh` (the project's own `cohort`, `train-seg` and `evaluate-seg` commands) on a 2-core CPU, in stages: 8 epochs on generated cases (v0.1.0); fine-tuning on generated cases plus lesions inserted into the one bundled real CT, tumour-only labels trained with the marginal loss so that the unlabelled real bones are never called background (v0.2.0, 5 epochs, generator 1.0 cases); then v0.2.0 fine-tuned again the same way on a new cohort from generator 1.2 (v0.3.0: `CT_FINETUNE_INIT=<v0.2.0> scripts/build_ct_model.sh`); v0.3.1 is v0.3.0's weights with decision offsets calibrated on the validation cases (below); v0.3.2 adds the bone-edge refinement, its thresholds chosen on the generated validation cases (below).",
             "The test sets below were never seen in training: held-out generated cases, and held-out inserted lesions (different lesions, same real scan).",
             f"Last fine-tuning epochs run: {len(history) - 1} of the {package.metadata['training']['config']['epochs']} configured, the learning rate decaying (cosine) to the last; the package holds the best validation epoch ({package.metadata['metrics']['validation_model_grid']['epoch']}). A stopped run continues with the same command (`--resume`).",
             "Generated cases come from generator 1.2 (docs/data-engine.md).",
@@ -127,6 +128,7 @@ def main(build: Path) -> None:
             "- v0.1.0, trained on generated anatomy alone, found lesions in the real CT with Dice 0.004 (it called liver and bowel tumour); the real-insertion fine-tuning is what changed that.",
             "- The tumour's decision offset is one constant: it shrinks every case's tumour alike, so tumours the network already drew too small get smaller (see the per-case lines above). It was chosen on lesions inserted into the same real scan as the real-CT test lesions, so it may suit that scan better than others.",
             "- Bone offsets are left at 0 on purpose. Offsets fitted to the generated bones (hip_left -1.75, hip_right -1.0, sacrum -1.25) raised generated-test hip Dice to 0.905/0.903 and sacrum to 0.946, but in the real CT, whose bones are unlabelled, they erased real bone: the demo case's left hip bone fell from 214 to 94 mL, the lost voxels at bone density (median 236 HU).",
+            "- The bone-edge refinement's thresholds were chosen on generated bones, whose cortex is brighter than real cortex; the peel threshold was therefore capped at 300 HU, about the half-maximum edge of real cortex at 1 mm (the example DICOM's spine). Its effect on real CT finer than the model grid is unmeasured (no labelled real bone exists here); the bundled real CT, at 3 mm, is never refined.",
             "- Not for diagnosis or treatment decisions.",
         ],
     }

@@ -43,7 +43,8 @@ def _bone_phantom(spacing=(1.0, 1.0, 1.0)) -> tuple[sitk.Image, np.ndarray]:
 def _refine(drawn: np.ndarray, image: sitk.Image, edges: BoneEdges, values=(HIP_LEFT.value,), **options) -> np.ndarray:
     """``drawn`` (a bone mask, or labels) refined; the input array is left as it was."""
     labels = np.where(drawn, HIP_LEFT.value, 0).astype(np.uint8) if drawn.dtype == bool else drawn.copy()
-    refine_bone_edges(labels, sitk.GetArrayViewFromImage(image), image.GetSpacing(), values, edges, MODEL_GRID, **options)
+    refined = refine_bone_edges(labels, sitk.GetArrayViewFromImage(image), image.GetSpacing(), values, edges, MODEL_GRID, **options)
+    assert refined == (refinable_structure(image.GetSpacing(), MODEL_GRID) is not None)
     return labels
 
 

@@ -27,6 +27,11 @@ def test_package_is_small_verified_and_documented() -> None:
     inference = package.metadata["inference"]
     assert inference["calibration"]["split"] == "validation" and "## Decision calibration" in card
     assert set(inference["decision_offsets"]) == set(package.metadata["output"]["labels"])
+    # So were the bone-edge thresholds, within the grid that spares real cortex (see calibrate_edges).
+    from sacral_tumor_ai.evaluation.calibrate_edges import SHELL_GRID
+
+    assert inference["bone_edges_calibration"]["split"] == "validation" and "## Bone-edge refinement" in card
+    assert inference["bone_edges"]["shell_below_hu"] in SHELL_GRID and inference["bone_edges"]["shell_below_hu"] <= 300
 
 
 @pytest.fixture(scope="module")

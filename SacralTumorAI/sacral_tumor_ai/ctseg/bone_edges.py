@@ -23,8 +23,8 @@ from scipy import ndimage
 
 from sacral_tumor_ai.models.package import ModelPackageError
 
-HU_LIMITS = (-1000.0, 3000.0)
-SLAB_VOXELS = 16 * 1024 * 1024  # voxels of a bone's box refined at once (a few bytes each, several arrays)  # thresholds outside this range are mistakes, not settings
+HU_LIMITS = (-1000.0, 3000.0)  # thresholds outside this range are mistakes, not settings
+SLAB_VOXELS = 16 * 1024 * 1024  # voxels of a bone's box refined at once (a few bytes each, several arrays)
 
 
 @dataclass(frozen=True)
@@ -128,17 +128,18 @@ def _changes(labels: np.ndarray, hounsfield: np.ndarray, value: int, edges: Bone
 def refine_bone_edges(
     labels: np.ndarray, hounsfield: np.ndarray, spacing: tuple[float, ...], values: tuple[int, ...], edges: BoneEdges,
     model_spacing: tuple[float, ...], slab_voxels: int = SLAB_VOXELS,
-) -> None:
+) -> bool:
     """Refine the edges of the bones ``values`` in ``labels`` (z-y-x, changed in place) from the CT's
     ``hounsfield`` (same grid, x-y-z ``spacing``), as the module's docstring says.
 
     A big scan is worked through in slabs of about ``slab_voxels`` with two slices of overlap (the rules look
     one voxel, and the grow rule's peeled neighbours one more, beyond a slice), so memory stays bounded; every
-    slab reads the unrefined labels, and the changes are applied after the bone's last slab.
+    slab reads the unrefined labels, and the changes are applied after the bone's last slab. Returns whether
+    the input was fine enough to be refined.
     """
     structure = refinable_structure(spacing, model_spacing)
     if structure is None or not edges.active:
-        return
+        return False
     halo = 2 if structure[0, 1, 1] else 0  # no neighbours across slices: slabs need no overlap
     for value, box in bone_boxes(labels, values, margin=1).items():
         z_start, z_stop = box[0].start, box[0].stop
@@ -158,3 +159,4 @@ def refine_bone_edges(
             labels[index] = 0
         for index in additions:
             labels[index] = value
+    return True

@@ -22,14 +22,14 @@ from sacral_tumor_ai.segmentation import Segmentation, labels_onto_input, measur
 
 def _bone_edge_refinement(image: sitk.Image, spec: CTModelSpec, timings: dict[str, float]) -> Callable[[np.ndarray], None] | None:
     """The model's bone-edge refinement as a function of the resampled labels (None when the model has none);
-    its time is recorded in ``timings["bone_edges"]``."""
+    its time is recorded in ``timings["bone_edges"]`` when the input was fine enough to be refined."""
     if spec.bone_edges is None:
         return None
 
     def refine(labels: np.ndarray) -> None:
         started = time.perf_counter()
-        refine_bone_edges(labels, sitk.GetArrayViewFromImage(image), image.GetSpacing(), bone_values(spec), spec.bone_edges, spec.spacing)
-        timings["bone_edges"] = time.perf_counter() - started
+        if refine_bone_edges(labels, sitk.GetArrayViewFromImage(image), image.GetSpacing(), bone_values(spec), spec.bone_edges, spec.spacing):
+            timings["bone_edges"] = time.perf_counter() - started
 
     return refine
 
