@@ -14,9 +14,19 @@ from sacral_tumor_ai.labels import LABELS, TUMOR, Label
 CT_WINDOW = (-250.0, 1250.0)  # bone and soft tissue of the pelvis in one view
 
 
-def _to_lps(image: sitk.Image) -> sitk.Image:
-    # After this, array axes are (S, P, L) increasing: axial slices show the patient's right on the left.
-    return sitk.DICOMOrient(image, "LPS")
+def _lps_view(image: sitk.Image) -> tuple[np.ndarray, tuple[float, float, float], list[tuple[int, bool]]]:
+    """A view (no copy) of ``image``'s voxels with array axes (S, P, L) increasing, as
+    ``sitk.DICOMOrient(image, "LPS")`` would give (axial slices then show the patient's right on the left);
+    its x-y-z spacing; and, per view axis, the image array axis and whether it is reversed."""
+    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
+    order = []
+    for world in (2, 1, 0):  # S, P, L: the view's z, y, x
+        axis_ijk = int(np.argmax(np.abs(direction[world])))  # the image axis closest to that world axis
+        order.append((2 - axis_ijk, bool(direction[world, axis_ijk] < 0)))
+    view = np.transpose(sitk.GetArrayViewFromImage(image), [axis for axis, _ in order])
+    view = view[tuple(slice(None, None, -1) if flipped else slice(None) for _, flipped in order)]
+    spacing = tuple(float(image.GetSpacing()[2 - axis]) for axis, _ in reversed(order))
+    return view, spacing, order
 
 
 def intensity_window(image: sitk.Image, modality: str) -> tuple[float, float]:
@@ -28,13 +38,21 @@ def intensity_window(image: sitk.Image, modality: str) -> tuple[float, float]:
     return float(low), float(max(high, low + 1e-6))
 
 
-def _centre(volume: np.ndarray, labels: np.ndarray | None) -> tuple[int, int, int]:
-    if labels is not None:
-        for value in (TUMOR.value, None):
-            voxels = np.argwhere(labels == value) if value is not None else np.argwhere(labels > 0)
-            if len(voxels):
-                return tuple(int(v) for v in np.round(voxels.mean(axis=0)))
-    return tuple(s // 2 for s in volume.shape)
+def _centre(shape: tuple[int, ...], labelmap: sitk.Image | None, order: list[tuple[int, bool]]) -> tuple[int, int, int]:
+    """View index (z, y, x, see :func:`_lps_view`) of the tumour's centroid, else of all labels', else of the
+    volume's centre. ITK's label statistics find it without a boolean copy of a big labelmap."""
+    if labelmap is not None:
+        statistics = sitk.LabelShapeStatisticsImageFilter()
+        statistics.Execute(labelmap)
+        present = list(statistics.GetLabels())
+        chosen = [TUMOR.value] if TUMOR.value in present else present
+        if chosen:
+            weights = [statistics.GetNumberOfPixels(value) for value in chosen]
+            centroid = np.average([statistics.GetCentroid(value) for value in chosen], axis=0, weights=weights)
+            index_zyx = labelmap.TransformPhysicalPointToIndex(tuple(float(v) for v in centroid))[::-1]
+            view_index = [index_zyx[axis] if not flipped else labelmap.GetSize()[2 - axis] - 1 - index_zyx[axis] for axis, flipped in order]
+            return tuple(int(np.clip(v, 0, n - 1)) for v, n in zip(view_index, shape))
+    return tuple(s // 2 for s in shape)
 
 
 def _overlay(slab: np.ndarray, labels: Sequence[Label]) -> np.ndarray:
@@ -48,11 +66,9 @@ def _overlay(slab: np.ndarray, labels: Sequence[Label]) -> np.ndarray:
 
 def draw_orthogonal(axes, image: sitk.Image, modality: str = "CT", labelmap: sitk.Image | None = None) -> None:
     """Draw axial, coronal and sagittal slices through the tumour (or the centre) onto three matplotlib axes."""
-    oriented = _to_lps(image)
-    volume = sitk.GetArrayFromImage(oriented).astype(np.float32)
-    labels = sitk.GetArrayFromImage(_to_lps(labelmap)) if labelmap is not None else None
-    sx, sy, sz = oriented.GetSpacing()
-    k, j, i = _centre(volume, labels)
+    volume, (sx, sy, sz), order = _lps_view(image)  # views, and only three slices made float: big scans
+    labels = _lps_view(labelmap)[0] if labelmap is not None else None
+    k, j, i = _centre(volume.shape, labelmap, order)
     low, high = intensity_window(image, modality)
     views = [
         ("Axial", volume[k], None if labels is None else labels[k], sy / sx, ("R", "L", "A", "P"), "upper"),
@@ -60,7 +76,7 @@ def draw_orthogonal(axes, image: sitk.Image, modality: str = "CT", labelmap: sit
         ("Sagittal", volume[:, :, i], None if labels is None else labels[:, :, i], sz / sy, ("A", "P", "S", "I"), "lower"),
     ]
     for axis, (name, slab, label_slab, aspect, (left, right, top, bottom), origin) in zip(axes, views):
-        axis.imshow(slab, cmap="gray", vmin=low, vmax=high, aspect=aspect, origin=origin, interpolation="bilinear")
+        axis.imshow(slab.astype(np.float32), cmap="gray", vmin=low, vmax=high, aspect=aspect, origin=origin, interpolation="bilinear")
         if label_slab is not None:
             axis.imshow(_overlay(label_slab, LABELS), aspect=aspect, origin=origin, interpolation="nearest")
         axis.set_title(name, color="white", fontsize=10)

@@ -45,8 +45,18 @@ class Segmentation:
         }
 
 
+def label_counts(labels: np.ndarray, slab_voxels: int = 16 * 1024 * 1024) -> np.ndarray:
+    """Voxels of each value 0..255 in a uint8 label array, counted slab by slab: ``np.bincount`` turns its
+    input into 8-byte integers, which for a whole 1024 x 1024 x 900 labelmap would take 7.5 GB."""
+    counts = np.zeros(256, np.int64)
+    step = max(1, slab_voxels // max(1, labels[0].size)) if labels.ndim > 1 else labels.size
+    for start in range(0, labels.shape[0], step):
+        counts += np.bincount(labels[start : start + step].ravel(), minlength=256)[:256]
+    return counts
+
+
 def label_volumes_ml(labelmap: sitk.Image) -> dict[str, float]:
-    counts = np.bincount(sitk.GetArrayViewFromImage(labelmap).ravel(), minlength=256)
+    counts = label_counts(sitk.GetArrayViewFromImage(labelmap))
     voxel_ml = float(np.prod(labelmap.GetSpacing())) / 1000.0
     return {label.name: round(float(counts[label.value]) * voxel_ml, 3) for label in sorted(LABELS, key=lambda l: l.value)}
 

@@ -40,3 +40,12 @@ def test_hip_bones_away_from_the_sacrum_are_not_a_pelvis() -> None:
     image = sitk.GetImageFromArray(one_side)
     image.CopyInformation(_pelvis(10))
     assert hip_to_sacrum_gap_mm(image) == pytest.approx(0.0, abs=2.1)
+
+
+def test_label_counts_slab_by_slab_equal_a_plain_count() -> None:
+    from sacral_tumor_ai.segmentation import label_counts
+
+    labels = np.random.default_rng(2).integers(0, 5, (13, 17, 19)).astype(np.uint8)
+    expected = np.bincount(labels.ravel(), minlength=256)
+    for slab_voxels in (1, 17 * 19 * 4, 10**9):  # one slice, four slices, all at once
+        assert np.array_equal(label_counts(labels, slab_voxels), expected)

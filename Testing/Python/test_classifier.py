@@ -173,3 +173,28 @@ def test_clinical_location_classifier_needs_no_image(datalist: Path, tmp_path: P
     assert sum(first["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
     older = classifier.classify(image, labels, {"age": 80, "sex": "F"}, location)
     assert older["probabilities"] != first["probabilities"]  # the form's values reach the network
+
+
+def test_the_crop_reads_only_the_region_under_its_box_with_the_same_result() -> None:
+    """The classifier's crop resamples the part of the scan its box reaches (memory on big scans); that part
+    gives exactly what the whole scan gives, for an oblique box partly outside the scan too."""
+    import SimpleITK as sitk
+
+    from sacral_tumor_ai.classify.crop import _region_under
+    from toy_ct import toy_case
+
+    image, _ = toy_case(3)
+    image = sitk.Cast(image, sitk.sitkFloat32)
+    angle = np.radians(25.0)
+    axes = np.array([[np.cos(angle), np.sin(angle), 0.0], [-np.sin(angle), np.cos(angle), 0.0], [0.0, 0.0, 1.0]])
+    for origin in ((40.0, 50.0, 30.0), (-20.0, 60.0, 10.0)):  # inside; reaching over the scan's edge
+        reference = sitk.Image([20, 18, 12], sitk.sitkFloat32)
+        reference.SetSpacing((2.5, 3.0, 4.0))
+        reference.SetDirection(axes.T.flatten().tolist())
+        reference.SetOrigin(origin)
+        whole = sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, -1024.0)
+        part = _region_under(image, reference)
+        assert np.prod(part.GetSize()) < np.prod(image.GetSize())
+        np.testing.assert_array_equal(
+            sitk.GetArrayFromImage(sitk.Resample(part, reference, sitk.Transform(), sitk.sitkLinear, -1024.0)), sitk.GetArrayFromImage(whole)
+        )
