@@ -134,18 +134,18 @@ def refine_bone_edges(
 
     A big scan is worked through in slabs of about ``slab_voxels`` with two slices of overlap (the rules look
     one voxel, and the grow rule's peeled neighbours one more, beyond a slice), so memory stays bounded; every
-    slab reads the unrefined labels, and the changes are applied after the bone's last slab. Returns whether
-    the input was fine enough to be refined.
+    slab reads the unrefined labels, and the changes are applied after the last bone's last slab, so each bone
+    is judged as ``calibrate-edges`` scores it. Returns whether the input was fine enough to be refined.
     """
     structure = refinable_structure(spacing, model_spacing)
     if structure is None or not edges.active:
         return False
     halo = 2 if structure[0, 1, 1] else 0  # no neighbours across slices: slabs need no overlap
+    removals, additions = [], []  # (index arrays, value): every bone judged on the unrefined labels
     for value, box in bone_boxes(labels, values, margin=1).items():
         z_start, z_stop = box[0].start, box[0].stop
         plane = (box[1].stop - box[1].start) * (box[2].stop - box[2].start)
         step = max(1, slab_voxels // max(plane, 1))
-        removals, additions = [], []
         for core_start in range(z_start, z_stop, step):
             core_stop = min(core_start + step, z_stop)
             low, high = max(z_start, core_start - halo), min(z_stop, core_stop + halo)
@@ -154,9 +154,9 @@ def refine_bone_edges(
             core = slice(core_start - low, core_stop - low)
             for changes, into in ((removed, removals), (added, additions)):
                 index = np.nonzero(changes[core])
-                into.append((index[0] + core_start, index[1] + box[1].start, index[2] + box[2].start))
-        for index in removals:
-            labels[index] = 0
-        for index in additions:
-            labels[index] = value
+                into.append(((index[0] + core_start, index[1] + box[1].start, index[2] + box[2].start), value))
+    for index, _ in removals:
+        labels[index] = 0
+    for index, value in additions:
+        labels[index] = value
     return True

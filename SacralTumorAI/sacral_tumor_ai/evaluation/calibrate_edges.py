@@ -5,8 +5,8 @@ pipeline without the refinement; then every pair of thresholds on a grid (peel b
 from ``GROW_GRID`` HU, each also off) is applied with the refinement's own functions and scored at the input's
 resolution. The mildest pair within a small tolerance of the highest mean bone Dice is written into a copy of
 the package's metadata with the search's record; if no pair beats the unrefined bones by more than that
-tolerance, the refinement stays off. Only the test split,
-measured afterwards with ``evaluate-seg``, is unbiased.
+tolerance, the refinement stays off. Only the test split, measured afterwards with ``evaluate-seg``, is
+unbiased.
 """
 
 from __future__ import annotations
@@ -117,7 +117,8 @@ def calibrate_bone_edges(
     """Choose the refinement's thresholds on ``split`` of the data lists (``limit`` cases of each) and write
     the package with them to ``out``; tumour-only cases and inputs no finer than the model grid are skipped."""
     progress = progress or Progress()
-    package = without_refinement(load_package(model))
+    source = load_package(model)
+    package = without_refinement(source)
     spec = CTModelSpec.from_metadata(package.metadata)
     values = bone_values(spec)
     items = [item for datalist in datalists for item in load_datalist(datalist, split)[:limit]]
@@ -144,12 +145,12 @@ def calibrate_bone_edges(
     (shell, grow), after, before = best_pair(scores)
     edges = BoneEdges(shell, grow)
     record = {
-        "method": "HU thresholds (peel, grow) maximising the mean validation bone Dice at the input's resolution",
+        "method": f"the mildest HU thresholds (peel, grow) within {TOLERANCE} of the highest mean validation bone Dice at the input's resolution",
         "datalists": [str(d) for d in datalists], "split": split, "cases": len(scores), "skipped": len(skipped),
         "validation_dice_before": before, "validation_dice_after": after, "tolerance": TOLERANCE,
-        "mean_bone_dice_by_pair": [[shell, grow, round(float(np.mean(list(dice.values()))), 4)] for (shell, grow), dice in pair_means(scores).items()],
+        "mean_bone_dice_by_pair": [[peel, grow_from, round(float(np.mean(list(dice.values()))), 4)] for (peel, grow_from), dice in pair_means(scores).items()],
     }
-    inference = {**load_package(model).metadata.get("inference", {}), "bone_edges": edges.to_metadata() if edges.active else None, "bone_edges_calibration": record}
+    inference = {**source.metadata.get("inference", {}), "bone_edges": edges.to_metadata() if edges.active else None, "bone_edges_calibration": record}
     calibrated = install_package(model, out, {}, version=version, updates={"inference": inference})
     progress.step(1.0, "done")
     return {"package": str(calibrated.folder), "bone_edges": inference["bone_edges"], "calibration": record}
