@@ -104,3 +104,15 @@ def geometry_difference(a: sitk.Image, b: sitk.Image) -> float:
 def physical_extent_mm(image: sitk.Image) -> tuple[float, float, float]:
     """Field of view along each voxel axis, in mm."""
     return tuple(float(n * s) for n, s in zip(image.GetSize(), image.GetSpacing()))
+
+
+def label_boxes(labelmap: sitk.Image) -> dict[int, tuple[tuple[int, int, int], tuple[int, int, int]]]:
+    """Each non-zero label value present -> its bounding box as (start, size) in i-j-k voxel indices, from
+    ITK's label statistics (no boolean copy of a big labelmap per label)."""
+    statistics = sitk.LabelShapeStatisticsImageFilter()
+    statistics.Execute(labelmap)
+    boxes = {}
+    for value in statistics.GetLabels():
+        box = statistics.GetBoundingBox(value)  # i, j, k start, then sizes
+        boxes[int(value)] = (tuple(box[:3]), tuple(box[3:]))
+    return boxes

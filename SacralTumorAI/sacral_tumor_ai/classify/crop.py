@@ -14,6 +14,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from sacral_tumor_ai.errors import SacralTumorAIError
+from sacral_tumor_ai.geometry import label_boxes
 from sacral_tumor_ai.hipframe.points import cut_faces, index_to_world
 from sacral_tumor_ai.labels import TUMOR
 
@@ -45,13 +46,12 @@ class TumourCrop:
 
 
 def _tumour_box(labelmap: sitk.Image) -> tuple[slice, ...] | None:
-    """The tumour's bounding box as array slices (z, y, x), from ITK's label statistics; None if absent."""
-    statistics = sitk.LabelShapeStatisticsImageFilter()
-    statistics.Execute(labelmap)
-    if TUMOR.value not in statistics.GetLabels():
+    """The tumour's bounding box as array slices (z, y, x); None if absent."""
+    box = label_boxes(labelmap).get(TUMOR.value)
+    if box is None:
         return None
-    box = statistics.GetBoundingBox(TUMOR.value)  # i, j, k start, then sizes
-    return tuple(slice(box[a], box[a] + box[a + 3]) for a in (2, 1, 0))
+    start, size = box
+    return tuple(slice(start[a], start[a] + size[a]) for a in (2, 1, 0))
 
 
 def _region_under(image: sitk.Image, reference: sitk.Image, margin: int = 2) -> sitk.Image:

@@ -14,6 +14,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from sacral_tumor_ai.errors import InputImageError
+from sacral_tumor_ai.geometry import label_boxes
 from sacral_tumor_ai.io.atomic import atomic_output
 from sacral_tumor_ai.labels import LABELS, Label, match_segments, terminology_string
 
@@ -21,15 +22,8 @@ _REFERENCE_GEOMETRY = "ReferenceImageExtentOffset"
 
 
 def _extents(labelmap: sitk.Image) -> dict[int, str]:
-    """Each present label value's extent, "i0 i1 j0 j1 k0 k1" (inclusive voxel indices), from ITK's label
-    statistics: no boolean copy of a big labelmap per label."""
-    statistics = sitk.LabelShapeStatisticsImageFilter()
-    statistics.Execute(labelmap)
-    extents = {}
-    for value in statistics.GetLabels():
-        box = statistics.GetBoundingBox(value)  # i, j, k start, then sizes
-        extents[int(value)] = " ".join(f"{box[a]} {box[a] + box[a + 3] - 1}" for a in range(3))
-    return extents
+    """Each present label value's extent, "i0 i1 j0 j1 k0 k1" (inclusive voxel indices)."""
+    return {value: " ".join(f"{s} {s + n - 1}" for s, n in zip(start, size)) for value, (start, size) in label_boxes(labelmap).items()}
 
 
 def write_seg_nrrd(labelmap: sitk.Image, path: str | Path, labels: Sequence[Label] = LABELS) -> Path:
