@@ -131,8 +131,9 @@ def run_case(
     result["timings_s"].update(assessed["timings_s"])
     result["timings_s"]["end_to_end"] = round(time.perf_counter() - started, 3)
     out = Path(out)
+    save_orthogonal_preview(image, out / OUTPUT_FILES["preview"], "MR" if mri else "CT", segmentation.labelmap, title=Path(source).name)
+    del image  # the scan is no longer needed: a huge one's memory goes back before the labelmap is written
     write_seg_nrrd(segmentation.labelmap, out / OUTPUT_FILES["segmentation"])
     write_image(segmentation.labelmap, out / OUTPUT_FILES["labelmap"])
-    save_orthogonal_preview(image, out / OUTPUT_FILES["preview"], "MR" if mri else "CT", segmentation.labelmap, title=Path(source).name)
     write_json(result, out / OUTPUT_FILES["result"])
     return result

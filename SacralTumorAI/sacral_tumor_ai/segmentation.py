@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import SimpleITK as sitk
 
 from sacral_tumor_ai.errors import AnatomyNotFoundError
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, LABELS, SACRUM, TUMOR
+
+if TYPE_CHECKING:  # the CT pipeline imports this module
+    from sacral_tumor_ai.ctseg.resample_back import SlabRefinement
 
 # Less hip bone than this in view means the scan does not show the pelvis (an adult hip bone is 200-500 mL).
 MIN_HIP_BONE_ML = 20.0
@@ -74,8 +76,9 @@ def hip_to_sacrum_gap_mm(labelmap: sitk.Image) -> float | None:
     part = sitk.GetImageFromArray(sacrum[box].astype(np.uint8))
     part.SetSpacing(labelmap.GetSpacing())
     # ITK's multithreaded distance map: a fraction of scipy's time on a 512 x 512 MRI, which this check runs on.
-    distances = sitk.GetArrayViewFromImage(sitk.SignedMaurerDistanceMap(part, insideIsPositive=False, squaredDistance=False, useImageSpacing=True))
-    return float(distances[hips[box]].min())
+    distance_map = sitk.SignedMaurerDistanceMap(part, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
+    # A view does not keep its image alive: the map must stay referenced while the view is read.
+    return float(sitk.GetArrayViewFromImage(distance_map)[hips[box]].min())
 
 
 def check_anatomy(volumes: dict[str, float], source: str, modality: str, both_hips: bool = False, si_gap_mm: float | None = None) -> list[str]:
@@ -106,12 +109,11 @@ def check_anatomy(volumes: dict[str, float], source: str, modality: str, both_hi
 
 def labels_onto_input(
     raw: np.ndarray, grid: sitk.Image, image: sitk.Image, region, values: list[int], provider, progress,
-    refine: Callable[[np.ndarray], None] | None = None,
+    refine: SlabRefinement | None = None,
 ) -> sitk.Image:
     """Model-grid labels (z-y-x) -> a labelmap on ``image``'s grid: seed 1's post-processing (largest
-    component, holes filled), resampling onto the input's ``region`` (then ``refine``, a function that changes
-    the resampled labels in place, if given), then the bone provider's bones if it is not the model. Shared
-    by the CT and MRI pipelines."""
+    component, holes filled), resampling onto the input's ``region`` (``refine``d slab by slab if given), then
+    the bone provider's bones if it is not the model. Shared by the CT and MRI pipelines."""
     from sacral_tumor_ai.ctseg.postprocess import postprocess_labels
     from sacral_tumor_ai.ctseg.providers import replace_bones
     from sacral_tumor_ai.ctseg.resample_back import labels_onto_region

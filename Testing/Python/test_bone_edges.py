@@ -13,7 +13,7 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage
 
-from sacral_tumor_ai.ctseg.bone_edges import BoneEdges, refinable_structure, refine_bone_edges
+from sacral_tumor_ai.ctseg.bone_edges import HALO_SLICES, BoneEdges, refinable_structure, refine_bone_edges
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.evaluation.calibrate_edges import best_pair, calibrate_bone_edges, score_case
@@ -89,6 +89,33 @@ def test_slabs_give_the_same_result_as_one_pass() -> None:
     for slab_voxels in (1, 24 * 28 * 3, 24 * 28 * 7):  # one slice, three and seven slices at a time
         np.testing.assert_array_equal(_refine(drawn, image, edges, slab_voxels=slab_voxels), whole)
     assert not np.array_equal(whole, np.where(drawn, HIP_LEFT.value, 0))
+
+
+def test_resampling_back_refines_slab_by_slab_as_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The pipeline refines each resampled slab (with its halo) before pasting it into the labelmap: the result
+    # must be that of refining the whole resampled labelmap at once, slab borders anywhere.
+    import sacral_tumor_ai.ctseg.resample_back as resample_back
+    from sacral_tumor_ai.ctseg.preprocess import Region, model_grid
+
+    image, bone = _bone_phantom()
+    hu = sitk.GetArrayViewFromImage(image)
+    grid = model_grid(image, Region((0, 0, 0), image.GetSize()), MODEL_GRID)
+    drawn = sitk.Resample(sitk.GetImageFromArray(np.where(ndimage.binary_dilation(bone), HIP_LEFT.value, 0).astype(np.uint8)), grid, sitk.Transform(), sitk.sitkNearestNeighbor)
+    drawn.CopyInformation(grid)
+    edges = BoneEdges(350, 700)
+    region = Region((0, 0, 0), image.GetSize())
+    unrefined = sitk.GetArrayFromImage(resample_back.labels_onto_region(drawn, image, region, [HIP_LEFT.value]))
+    whole = unrefined.copy()
+    refine_bone_edges(whole, hu, image.GetSpacing(), (HIP_LEFT.value,), edges, MODEL_GRID)
+    assert not np.array_equal(whole, unrefined)
+
+    def refine(labels: np.ndarray, first: int) -> None:
+        refine_bone_edges(labels, hu[first : first + len(labels)], image.GetSpacing(), (HIP_LEFT.value,), edges, MODEL_GRID)
+
+    for slices in (1, 3, 7):
+        monkeypatch.setattr(resample_back, "SLAB_VOXELS", 24 * 28 * slices)
+        slabbed = resample_back.labels_onto_region(drawn, image, region, [HIP_LEFT.value], resample_back.SlabRefinement(refine, HALO_SLICES))
+        np.testing.assert_array_equal(sitk.GetArrayFromImage(slabbed), whole)
 
 
 def test_tumour_and_other_bones_are_never_changed() -> None:

@@ -12,6 +12,7 @@ import SimpleITK as sitk
 from sacral_tumor_ai.errors import InputImageError
 from sacral_tumor_ai.geometry import geometry_difference
 from sacral_tumor_ai.io import WRITE_SUFFIXES, read_image, write_image
+from sacral_tumor_ai.io.slab_read import read_in_slabs
 
 
 @pytest.mark.parametrize("suffix", WRITE_SUFFIXES)
@@ -141,3 +142,54 @@ def test_colour_image(tmp_path: Path) -> None:
 def test_unsupported_format(tmp_path: Path) -> None:
     (tmp_path / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     _expect_error(tmp_path / "photo.png", "unsupported format")
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+def test_slab_read_equals_the_whole_read(tmp_path: Path, real_ct_path: Path, suffix: str) -> None:
+    # Slabs of 7 slices: uneven last slab; the real CT's header (qform, description) must survive too.
+    path = write_image(read_image(real_ct_path), tmp_path / f"ct{suffix}")
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    size = reader.GetSize()
+    slabbed = read_in_slabs(reader, slab_bytes=7 * size[0] * size[1] * 2)
+    whole = sitk.ReadImage(str(path))
+    assert geometry_difference(slabbed, whole) == 0
+    assert slabbed.GetPixelID() == whole.GetPixelID()
+    assert _printable_metadata(slabbed) == _printable_metadata(whole)
+    np.testing.assert_array_equal(sitk.GetArrayViewFromImage(slabbed), sitk.GetArrayViewFromImage(whole))
+
+
+def _printable_metadata(image: sitk.Image) -> dict[str, str]:
+    # ITK_original_direction/spacing are matrices that SimpleITK cannot print: nothing reads them.
+    values = {key: image.GetMetaData(key) for key in image.GetMetaDataKeys()}
+    return {key: value for key, value in values.items() if not value.startswith("[UNKNOWN")}
+
+
+def test_slab_read_applies_the_nifti_scaling(tmp_path: Path) -> None:
+    # scl_slope / scl_inter turn stored integers into floats: the slabs must be scaled as the whole read is.
+    path = write_image(sitk.GetImageFromArray(np.arange(6 * 5 * 4, dtype=np.int16).reshape(6, 5, 4)), tmp_path / "scaled.nii")
+    data = bytearray(path.read_bytes())
+    data[112:120] = np.array([0.5, -100.0], dtype="<f4").tobytes()
+    path.write_bytes(bytes(data))
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    slabbed = read_in_slabs(reader, slab_bytes=1)
+    whole = sitk.ReadImage(str(path))
+    assert slabbed.GetPixelID() == whole.GetPixelID() == sitk.sitkFloat32
+    np.testing.assert_array_equal(sitk.GetArrayViewFromImage(slabbed), np.arange(120).reshape(6, 5, 4) * 0.5 - 100)
+    np.testing.assert_array_equal(sitk.GetArrayViewFromImage(slabbed), sitk.GetArrayViewFromImage(whole))
+
+
+def test_large_nifti_is_read_in_slabs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, oblique_image: sitk.Image) -> None:
+    import sacral_tumor_ai.io.slab_read as slab_read
+
+    calls: list[int] = []
+    real = slab_read.read_in_slabs
+    monkeypatch.setattr(slab_read, "LARGE_VOLUME_BYTES", 1)
+    monkeypatch.setattr(slab_read, "read_in_slabs", lambda reader: calls.append(1) or real(reader, slab_bytes=1))
+    back = read_image(write_image(oblique_image, tmp_path / "volume.nii.gz"))
+    assert calls
+    assert geometry_difference(back, oblique_image) < 1e-6
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(back), sitk.GetArrayFromImage(oblique_image))

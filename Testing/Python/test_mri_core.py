@@ -103,7 +103,7 @@ def test_4d_dwi_reads_the_b1000_volume(tmp_path):
     assert chosen.GetDimension() == 3 and float(sitk.GetArrayViewFromImage(chosen).mean()) == 60
     assert "b = 1000" in note
     (tmp_path / "dwi.bval").unlink()
-    assert float(sitk.GetArrayViewFromImage(read_dwi(path)[0]).mean()) == 30  # last volume, said so
+    assert float(sitk.GetArrayFromImage(read_dwi(path)[0]).mean()) == 30  # last volume, said so
 
 
 def test_registration_recovers_a_known_rigid_motion():

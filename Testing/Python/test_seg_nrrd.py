@@ -60,3 +60,15 @@ def test_slicer_file_reads_in_the_core(labelmap: sitk.Image, tmp_path: Path) -> 
     np.testing.assert_array_equal(sitk.GetArrayFromImage(back), sitk.GetArrayFromImage(labelmap))
     ours = read_seg_nrrd(write_seg_nrrd(labelmap, tmp_path / "core.seg.nrrd"))
     np.testing.assert_array_equal(sitk.GetArrayFromImage(ours), sitk.GetArrayFromImage(labelmap))
+
+
+@pytest.mark.parametrize("pixel_type", [sitk.sitkUInt8, sitk.sitkInt16])
+def test_writing_leaves_the_labelmap_as_it_was(labelmap: sitk.Image, tmp_path: Path, pixel_type: int) -> None:
+    # The uint8 labelmap lends its header for the write: afterwards it must hold exactly its own fields again.
+    labelmap = sitk.Cast(labelmap, pixel_type)
+    labelmap.SetMetaData("Segment0_ID", "the caller's own field")
+    before = {key: labelmap.GetMetaData(key) for key in labelmap.GetMetaDataKeys()}
+    path = write_seg_nrrd(labelmap, tmp_path / "result.seg.nrrd")
+    assert {key: labelmap.GetMetaData(key) for key in labelmap.GetMetaDataKeys()} == before
+    written = sitk.ReadImage(str(path))
+    assert written.GetMetaData("Segment0_ID") in {label.name for label in LABELS} and written.GetPixelID() == sitk.sitkUInt8

@@ -54,6 +54,21 @@ def _tumour_box(labelmap: sitk.Image) -> tuple[slice, ...] | None:
     return tuple(slice(start[a], start[a] + size[a]) for a in (2, 1, 0))
 
 
+def _tumour_extent(labelmap: sitk.Image, mask: np.ndarray, box: tuple[slice, ...], axes: np.ndarray, slab: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest coordinates along ``axes`` of the tumour voxels and their diagonal neighbours
+    (index +- 1 on every axis), found slab by slab: a large tumour in a huge scan has millions of voxels."""
+    step = index_to_world(labelmap, np.ones((1, 3))) - index_to_world(labelmap, np.zeros((1, 3)))
+    reach = np.abs(step @ axes.T)[0]  # a neighbour's offset along each axis, either way
+    low, high = np.full(3, np.inf), np.full(3, -np.inf)
+    for first in range(box[0].start, box[0].stop, slab):
+        part = (slice(first, min(first + slab, box[0].stop)), box[1], box[2])
+        index = np.argwhere(mask[part] == TUMOR.value) + [p.start for p in part]
+        if len(index):
+            local = index_to_world(labelmap, index[:, ::-1].astype(float)) @ axes.T
+            low, high = np.minimum(low, local.min(axis=0)), np.maximum(high, local.max(axis=0))
+    return low - reach, high + reach
+
+
 def _region_under(image: sitk.Image, reference: sitk.Image, margin: int = 2) -> sitk.Image:
     """The part of ``image`` that resampling onto ``reference`` reads (its corners' box, ``margin`` voxels
     more for interpolation), clipped to the image: the same result as resampling the whole image."""
@@ -76,11 +91,9 @@ def tumour_crop(ct: sitk.Image, labelmap: sitk.Image, spec: CropSpec, axes: np.n
     box = _tumour_box(labelmap)
     if box is None:
         raise NoTumourError("There is no tumour in the segmentation: draw or segment the tumour before classifying.")
-    index = np.argwhere(mask[box] == TUMOR.value) + [b.start for b in box]
     axes = np.eye(3) if axes is None else np.asarray(axes, float)
-    corners = index_to_world(labelmap, np.concatenate([index, index + 1, index - 1])[:, ::-1].astype(float))
-    local = corners @ axes.T
-    low, high = local.min(axis=0) - spec.margin_mm, local.max(axis=0) + spec.margin_mm
+    low, high = _tumour_extent(labelmap, mask, box, axes)
+    low, high = low - spec.margin_mm, high + spec.margin_mm
     size = np.array(spec.size)
     spacing = (high - low) / size
     reference = sitk.Image([int(s) for s in size], sitk.sitkFloat32)

@@ -25,6 +25,9 @@ from sacral_tumor_ai.models.package import ModelPackageError
 
 HU_LIMITS = (-1000.0, 3000.0)  # thresholds outside this range are mistakes, not settings
 SLAB_VOXELS = 16 * 1024 * 1024  # voxels of a bone's box refined at once (a few bytes each, several arrays)
+# Slices a slab reads beyond its own: the rules look one voxel, and the grow rule's peeled neighbours one
+# more, beyond a slice.
+HALO_SLICES = 2
 
 
 @dataclass(frozen=True)
@@ -132,15 +135,16 @@ def refine_bone_edges(
     """Refine the edges of the bones ``values`` in ``labels`` (z-y-x, changed in place) from the CT's
     ``hounsfield`` (same grid, x-y-z ``spacing``), as the module's docstring says.
 
-    A big scan is worked through in slabs of about ``slab_voxels`` with two slices of overlap (the rules look
-    one voxel, and the grow rule's peeled neighbours one more, beyond a slice), so memory stays bounded; every
+    A big scan is worked through in slabs of about ``slab_voxels`` with ``HALO_SLICES`` of overlap, so memory
+    stays bounded (``labels`` may itself be a slab of the labelmap: its outer ``HALO_SLICES`` are then read, not
+    got right); every
     slab reads the unrefined labels, and the changes are applied after the last bone's last slab, so each bone
     is judged as ``calibrate-edges`` scores it. Returns whether the input was fine enough to be refined.
     """
     structure = refinable_structure(spacing, model_spacing)
     if structure is None or not edges.active:
         return False
-    halo = 2 if structure[0, 1, 1] else 0  # no neighbours across slices: slabs need no overlap
+    halo = HALO_SLICES if structure[0, 1, 1] else 0  # no neighbours across slices: slabs need no overlap
     removals, additions = [], []  # (index arrays, value): every bone judged on the unrefined labels
     for value, box in bone_boxes(labels, values, margin=1).items():
         z_start, z_stop = box[0].start, box[0].stop

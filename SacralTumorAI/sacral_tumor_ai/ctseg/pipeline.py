@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-
 import numpy as np
 import SimpleITK as sitk
 
-from sacral_tumor_ai.ctseg.bone_edges import refine_bone_edges
+from sacral_tumor_ai.ctseg.bone_edges import HALO_SLICES, refine_bone_edges
 from sacral_tumor_ai.ctseg.inference import predict_labels
 from sacral_tumor_ai.ctseg.preprocess import prepare_ct
 from sacral_tumor_ai.ctseg.providers import get_provider
+from sacral_tumor_ai.ctseg.resample_back import SlabRefinement
 from sacral_tumor_ai.ctseg.spec import CTModelSpec, bone_values
 from sacral_tumor_ai.modality import CT, require_modality
 from sacral_tumor_ai.models.networks import load_network
@@ -20,18 +19,20 @@ from sacral_tumor_ai.progress import Progress
 from sacral_tumor_ai.segmentation import Segmentation, labels_onto_input, measured_segmentation
 
 
-def _bone_edge_refinement(image: sitk.Image, spec: CTModelSpec, timings: dict[str, float]) -> Callable[[np.ndarray], None] | None:
-    """The model's bone-edge refinement as a function of the resampled labels (None when the model has none);
-    its time is recorded in ``timings["bone_edges"]`` when the input was fine enough to be refined."""
+def _bone_edge_refinement(image: sitk.Image, spec: CTModelSpec, timings: dict[str, float]) -> SlabRefinement | None:
+    """The model's bone-edge refinement of the resampled labels, slab by slab (None when the model has none);
+    its time is added up in ``timings["bone_edges"]`` when the input was fine enough to be refined."""
     if spec.bone_edges is None:
         return None
+    hounsfield = sitk.GetArrayViewFromImage(image)
 
-    def refine(labels: np.ndarray) -> None:
+    def refine(labels: np.ndarray, first: int) -> None:
         started = time.perf_counter()
-        if refine_bone_edges(labels, sitk.GetArrayViewFromImage(image), image.GetSpacing(), bone_values(spec), spec.bone_edges, spec.spacing):
-            timings["bone_edges"] = time.perf_counter() - started
+        part = hounsfield[first : first + labels.shape[0]]
+        if refine_bone_edges(labels, part, image.GetSpacing(), bone_values(spec), spec.bone_edges, spec.spacing):
+            timings["bone_edges"] = timings.get("bone_edges", 0.0) + time.perf_counter() - started
 
-    return refine
+    return SlabRefinement(refine, HALO_SLICES)
 
 
 def segment_ct(

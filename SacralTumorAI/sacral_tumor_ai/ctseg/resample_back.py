@@ -8,13 +8,14 @@ bounding box, so a 1024 x 1024 x 900 scan needs neither a float copy of itself n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
 
 from sacral_tumor_ai.ctseg.preprocess import Region
 
-SLAB_VOXELS = 32 * 1024 * 1024  # voxels of the input grid handled at once (about 128 MB of float32)
+SLAB_VOXELS = 16 * 1024 * 1024  # voxels of the input grid handled at once (64 MB of float32 per array)
 
 
 def _box_in_input(labels: sitk.Image, value: int, image: sitk.Image, region: Region) -> tuple[np.ndarray, np.ndarray] | None:
@@ -42,33 +43,49 @@ def _reference(image: sitk.Image, start: np.ndarray, stop: np.ndarray) -> sitk.I
     return grid
 
 
+@dataclass(frozen=True)
+class SlabRefinement:
+    """A change made to the resampled labels slab by slab, before they become the labelmap: ``apply(labels,
+    first)`` changes ``labels`` (z-y-x, input slices ``first`` onwards) in place; it reads ``halo`` slices
+    beyond the ones it must get right, which each slab therefore carries."""
+
+    apply: Callable[[np.ndarray, int], None]
+    halo: int = 0
+
+
 def labels_onto_region(
-    labels: sitk.Image, image: sitk.Image, region: Region, values: Iterable[int], refine: Callable[[np.ndarray], None] | None = None,
+    labels: sitk.Image, image: sitk.Image, region: Region, values: Iterable[int], refine: SlabRefinement | None = None,
 ) -> sitk.Image:
-    """Labels on the model grid -> a uint8 labelmap on ``image``'s full grid (zero outside ``region``);
-    ``refine``, if given, changes the labels (z-y-x array) in place before they become an image, so that a big
-    scan's labelmap is never copied for it."""
-    result = np.zeros(tuple(reversed(image.GetSize())), np.uint8)
+    """Labels on the model grid -> a uint8 labelmap on ``image``'s full grid (zero outside ``region``),
+    ``refine``d if given. Slab by slab, each pasted into the labelmap in place: a huge scan's labelmap exists
+    once, never also as an array."""
+    labelmap = sitk.Image(image.GetSize(), sitk.sitkUInt8)
+    labelmap.CopyInformation(image)
     boxes = {v: _box_in_input(labels, v, image, region) for v in values if v != 0}
     boxes = {v: box for v, box in boxes.items() if box is not None}
+    if not boxes:
+        return labelmap
     masks = {v: sitk.Cast(labels == v, sitk.sitkFloat32) for v in boxes}
-    if boxes:
-        z_start = min(box[0][2] for box in boxes.values())
-        z_stop = max(box[1][2] for box in boxes.values())
-        slab = max(1, SLAB_VOXELS // (image.GetSize()[0] * image.GetSize()[1]))
-        for z0 in range(z_start, z_stop, slab):
-            z1 = min(z0 + slab, z_stop)
-            _fill_slab(result, masks, boxes, image, z0, z1)
-    if refine is not None:
-        refine(result)
-    labelmap = sitk.GetImageFromArray(result)
-    labelmap.CopyInformation(image)
+    depth = image.GetSize()[2]
+    halo = refine.halo if refine is not None else 0
+    z_start = max(0, min(box[0][2] for box in boxes.values()) - halo)  # a refinement may reach past the labels
+    z_stop = min(depth, max(box[1][2] for box in boxes.values()) + halo)
+    step = max(1, SLAB_VOXELS // (image.GetSize()[0] * image.GetSize()[1]))
+    for z0 in range(z_start, z_stop, step):
+        z1 = min(z0 + step, z_stop)
+        low, high = max(0, z0 - halo), min(depth, z1 + halo)
+        slab = _slab_labels(masks, boxes, image, low, high)
+        if refine is not None:
+            refine.apply(slab, low)
+        labelmap[:, :, z0:z1] = sitk.GetImageFromArray(slab[z0 - low : z1 - low])  # PasteImageFilter, in place
     return labelmap
 
 
-def _fill_slab(result: np.ndarray, masks: dict, boxes: dict, image: sitk.Image, z0: int, z1: int) -> None:
-    """Labels for input slices z0..z1; ``best`` holds the highest mask value seen per voxel of the slab."""
-    best = np.zeros((z1 - z0, *result.shape[1:]), np.float32)
+def _slab_labels(masks: dict, boxes: dict, image: sitk.Image, z0: int, z1: int) -> np.ndarray:
+    """Labels (z-y-x, uint8) of input slices z0..z1; ``best`` holds the highest mask value seen per voxel."""
+    size = image.GetSize()
+    result = np.zeros((z1 - z0, size[1], size[0]), np.uint8)
+    best = np.zeros(result.shape, np.float32)
     for value, (start, stop) in boxes.items():
         s, e = start.copy(), stop.copy()
         s[2], e[2] = max(s[2], z0), min(e[2], z1)
@@ -77,9 +94,8 @@ def _fill_slab(result: np.ndarray, masks: dict, boxes: dict, image: sitk.Image, 
         interpolated = sitk.GetArrayFromImage(
             sitk.Resample(masks[value], _reference(image, s, e), sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
         )
-        rows, columns = slice(s[1], e[1]), slice(s[0], e[0])
-        local = best[s[2] - z0 : e[2] - z0, rows, columns]
-        target = result[s[2] : e[2], rows, columns]
-        wins = (interpolated >= 0.5) & (interpolated > local)
-        target[wins] = value
-        np.maximum(local, interpolated, out=local)
+        local = (slice(s[2] - z0, e[2] - z0), slice(s[1], e[1]), slice(s[0], e[0]))
+        wins = (interpolated >= 0.5) & (interpolated > best[local])
+        result[local][wins] = value
+        np.maximum(best[local], interpolated, out=best[local])
+    return result

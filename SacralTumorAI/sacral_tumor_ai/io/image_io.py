@@ -10,6 +10,7 @@ from sacral_tumor_ai.errors import InputImageError, itk_error_summary
 from sacral_tumor_ai.io.atomic import atomic_output, full_suffix
 from sacral_tumor_ai.io.dicom_series import DicomSeries, list_dicom_series, read_chosen_series, select_series
 from sacral_tumor_ai.io.nifti_check import check_nifti_complete
+from sacral_tumor_ai.io.slab_read import read_nifti
 from sacral_tumor_ai.io.validate import squeeze_trailing_singletons, validate_image
 
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
@@ -70,10 +71,11 @@ def _read_file(path: Path) -> sitk.Image:
         raise InputImageError(
             path, f"has an unsupported format '{suffix}'; use NIfTI, NRRD, MetaImage or a DICOM folder"
         )
-    if suffix in (".nii", ".nii.gz"):
+    nifti = suffix in (".nii", ".nii.gz")
+    if nifti:
         check_nifti_complete(path)
     try:
-        return sitk.ReadImage(str(path))
+        return read_nifti(path) if nifti else sitk.ReadImage(str(path))
     except RuntimeError as error:
         raise InputImageError(path, f"cannot be read as an image ({itk_error_summary(error)})") from error
 

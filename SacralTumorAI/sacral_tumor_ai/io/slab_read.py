@@ -1,0 +1,53 @@
+"""Read a large NIfTI volume slab by slab, so that reading costs the image's own memory, not twice it.
+
+ITK's NIfTI reader holds the file's voxel buffer and the image's buffer at once when it reads a whole volume
+(a 1024 x 1024 x 900 int16 CT peaks at 3.8 GB). A region read streams only that region, for ``.nii`` and
+``.nii.gz`` alike, and pasting a region into an image allocated once works in place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import SimpleITK as sitk
+
+# Volumes above this size are read in slabs; below it the plain read's extra copy is cheap.
+LARGE_VOLUME_BYTES = 512 << 20
+SLAB_BYTES = 128 << 20
+
+
+def pixel_bytes(pixel_id: int) -> int:
+    """Bytes per voxel of a SimpleITK pixel type (all components)."""
+    probe = sitk.Image([1, 1, 1], pixel_id)
+    return probe.GetSizeOfPixelComponent() * probe.GetNumberOfComponentsPerPixel()
+
+
+def read_in_slabs(reader: sitk.ImageFileReader, slab_bytes: int = SLAB_BYTES) -> sitk.Image:
+    """The whole 3D volume of ``reader`` (whose information is read), assembled from slabs of at most
+    ``slab_bytes`` along the last axis, with the header's geometry and metadata."""
+    size = reader.GetSize()
+    image = sitk.Image(size, reader.GetPixelID())
+    image.SetOrigin(reader.GetOrigin())
+    image.SetSpacing(reader.GetSpacing())
+    image.SetDirection(reader.GetDirection())
+    for key in reader.GetMetaDataKeys():
+        image.SetMetaData(key, reader.GetMetaData(key))
+    slices = max(1, slab_bytes // (size[0] * size[1] * pixel_bytes(reader.GetPixelID())))
+    for first in range(0, size[2], slices):
+        count = min(slices, size[2] - first)
+        reader.SetExtractIndex([0, 0, first])
+        reader.SetExtractSize([size[0], size[1], count])
+        image[:, :, first : first + count] = reader.Execute()  # PasteImageFilter, in place
+    return image
+
+
+def read_nifti(path: Path) -> sitk.Image:
+    """A NIfTI file read whole, in slabs when it is a large 3D scalar volume."""
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    size = reader.GetSize()
+    scalar_3d = reader.GetDimension() == 3 and reader.GetNumberOfComponents() == 1
+    if not scalar_3d or size[0] * size[1] * size[2] * pixel_bytes(reader.GetPixelID()) <= LARGE_VOLUME_BYTES:
+        return reader.Execute()
+    return read_in_slabs(reader)
