@@ -7,15 +7,13 @@ registered to it (target <= 30 s), the network's time against the compute floor,
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compute_floor import forward_flops, matmul_flops_per_second, peak_rss_gb  # noqa: E402
+from compute_floor import forward_flops, matmul_flops_per_second, run_cli  # noqa: E402
 
 from sacral_tumor_ai.demo import bundled_model_path  # noqa: E402
 from sacral_tumor_ai.io import write_image  # noqa: E402
@@ -28,15 +26,6 @@ from sacral_tumor_ai.phantom.case import ScanSettings  # noqa: E402
 from sacral_tumor_ai.phantom.mri import generate_mri_case  # noqa: E402
 
 SIZE = (512, 512, 40)
-
-
-def run_child(arguments: list[str], out: Path) -> tuple[float, dict]:
-    """``sacral-tumor-ai run`` in a fresh process: wall time (imports included) and its result."""
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "sacral_tumor_ai", "run", *arguments, "--out", str(out)], capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"run {' '.join(arguments)} failed: {done.stderr.strip()}")
-    return time.perf_counter() - start, json.loads((out / "result.json").read_text())
 
 
 def network_floor(package, t2, rate: float) -> tuple[float, float, int]:
@@ -66,12 +55,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         t2 = write_image(case.images["t2"], Path(folder) / "t2.nii.gz", compress=False)
         cet1 = write_image(case.images["cet1"], Path(folder) / "cet1.nii.gz", compress=False)
-        seconds, result = run_child(["--t2", str(t2), "--model", args.model], Path(folder) / "allseq")
-        rss = peak_rss_gb(children=True)
+        seconds, result, rss = run_cli(["--t2", str(t2), "--model", args.model], Path(folder) / "allseq")
         flops, floor, slices = network_floor(load_package(args.model), case.images["t2"], rate)
         network = result["timings_s"]["network"]
         print(f"{label} T2-w, All-sequence: end to end {seconds:.1f} s in a new process (segmentation {result['timings_s']['total']:.1f} s; target <= 10 s: "
-              f"{'met' if result['timings_s']['total'] <= 10 else 'NOT met'}), peak RSS {rss:.2f} GB")
+              f"{'met' if result['timings_s']['total'] <= 10 else 'NOT met'}), peak RSS {rss:.2f} GiB")
         print(f"{label} T2-w: network {network:.2f} s for {slices} slices, {flops / 1e9:.1f} GFLOP; floor {floor:.2f} s; time / floor = {network / floor:.2f} (network), {result['timings_s']['total'] / floor:.2f} (segmentation)")
         print(f"{label} T2-w: stages {result['timings_s']}")
         started = time.perf_counter()
@@ -80,7 +68,7 @@ def main() -> None:
         print(f"CET1-w -> T2-w registration (rigid + affine, ANTs): {registration:.1f} s (target <= 30 s: {'met' if registration <= 30 else 'NOT met'}); "
               f"ANTs is not a network, so there is no FLOP floor: its share of the T2-fusion run is printed instead")
         if Path(args.fusion_model, "model.json").is_file():
-            seconds, result = run_child(["--t2", str(t2), "--cet1", str(cet1), "--model", args.model, "--fusion-model", args.fusion_model], Path(folder) / "fusion")
+            seconds, result, _ = run_cli(["--t2", str(t2), "--cet1", str(cet1), "--model", args.model, "--fusion-model", args.fusion_model], Path(folder) / "fusion")
             flops, floor, _ = network_floor(load_package(args.fusion_model), case.images["t2"], rate)
             timings = result["timings_s"]
             print(f"{label} T2-w + CET1-w, T2-fusion: segmentation {timings['total']:.1f} s (registration {timings['registration']:.1f} s = "

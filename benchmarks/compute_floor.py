@@ -6,9 +6,13 @@ run: measured time / (FLOPs / matmul FLOP/s).
 
 from __future__ import annotations
 
+import json
 import resource
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 
 def matmul_flops_per_second(size: int = 2048, repeats: int = 5) -> float:
@@ -36,6 +40,32 @@ def forward_flops(network, *inputs) -> float:
     return float(counter.get_total_flops())
 
 
-def peak_rss_gb(children: bool = False) -> float:
-    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
-    return resource.getrusage(who).ru_maxrss / 1024**2
+def peak_rss_gb() -> float:
+    """This process's peak resident memory (GiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+# The child reports its own high-water mark as it exits. Its ru_maxrss would not do: Linux keeps it across
+# exec, so it starts at the benchmark's own memory at the moment of the fork.
+_REPORTING_CHILD = (
+    "import atexit, runpy, sys\n"
+    "def report():\n"
+    "    with open('/proc/self/status') as status:\n"
+    "        peak = next(line.split()[1] for line in status if line.startswith('VmHWM'))\n"
+    "    print('peak_rss_kib', peak, file=sys.stderr)\n"
+    "atexit.register(report)\n"
+    "sys.argv[0] = 'sacral-tumor-ai'\n"
+    "runpy.run_module('sacral_tumor_ai', run_name='__main__')\n"
+)
+
+
+def run_cli(arguments: list[str], out: Path) -> tuple[float, dict, float]:
+    """``sacral-tumor-ai run ARGUMENTS --out OUT`` in a new process: wall time (imports included), its
+    result, and its own peak resident memory (GiB)."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _REPORTING_CHILD, "run", *arguments, "--out", str(out)], capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"run {' '.join(arguments)} failed: {done.stderr.strip()}")
+    peak_kib = next(int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("peak_rss_kib"))
+    return seconds, json.loads((Path(out) / "result.json").read_text()), peak_kib / 1024**2
