@@ -8,7 +8,7 @@ import SimpleITK as sitk
 
 from sacral_tumor_ai.phantom.known import pelvis_labelmap
 from sacral_tumor_ai.hipframe import describe_location
-from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, TUMOR
+from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR
 from sacral_tumor_ai.phantom.anatomy import Pelvis
 
 
@@ -50,6 +50,23 @@ def test_known_geometry_gives_the_expected_zones(pelvis: Pelvis, zone: str) -> N
         assert location["crosses_si_joint"]["left"] and not location["crosses_si_joint"]["right"]
         assert location["si_joint_distance_mm"]["left"]["edge"] <= 4.0  # the tumour replaced the joint it crosses
     assert location["quality"] == "good", location["warnings"]
+
+
+def test_the_si_joint_is_found_across_a_joint_space_on_3_mm_voxels(pelvis: Pelvis) -> None:
+    # A real scan's joint space (and a segmentation a voxel off) puts the hip bones 6-10 mm from the sacrum,
+    # voxel centre to centre, on a 3 mm grid: the joint must still be found on both sides.
+    from scipy import ndimage
+
+    labelmap, _ = pelvis_labelmap(3, [_spheres(pelvis)["I"]], spacing=3.0)
+    labels = sitk.GetArrayFromImage(labelmap)
+    distance = ndimage.distance_transform_edt(labels != SACRUM.value, sampling=labelmap.GetSpacing()[::-1])
+    labels[np.isin(labels, (HIP_LEFT.value, HIP_RIGHT.value)) & (distance < 7.0)] = 0
+    opened = sitk.GetImageFromArray(labels)
+    opened.CopyInformation(labelmap)
+    location = describe_location(opened)
+    for side in ("left", "right"):
+        assert location["si_joint_distance_mm"][side] is not None, side
+        assert location["crosses_si_joint"][side] is False
 
 
 def _rotation(rng: np.random.Generator, degrees: float = 20.0) -> np.ndarray:

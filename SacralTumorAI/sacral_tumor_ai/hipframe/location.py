@@ -43,7 +43,11 @@ from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR
 
 MIN_HIP_ML = 20.0  # less than this is not a hip bone the frame can stand on
 MAX_VOLUME_RATIO = 1.3  # hip bones differing more than this are flagged (destroyed, missing, cut)
-SI_JOINT_MM = 6.0
+# The SI joint: hip-bone points near the sacrum, within the widest normal joint space (2-5 mm in adults) plus
+# two steps between sampled points (each surface lies up to half a step from its points, and a segmentation's
+# boundary may be a voxel off on each side). A fixed 6 mm found neither joint of the bundled model's
+# segmentation of the 3 mm real CT (its hip bones lie 6 and 9.5 mm from the sacrum, voxel centre to centre).
+SI_JOINT_MM = 5.0
 MAX_TUMOUR_POINTS = 8000  # enough for shares to about 1 %
 BONES = ("hip_left", "hip_right", "sacrum")
 
@@ -79,21 +83,22 @@ def _frame_warnings(labelmap: sitk.Image, array: np.ndarray, left: float, right:
     return warnings
 
 
-def _si_joint(hip: PointCloud, sacrum_tree: cKDTree | None) -> np.ndarray | None:
+def _si_joint(hip: PointCloud, sacrum_tree: cKDTree | None, reach_mm: float) -> np.ndarray | None:
     if sacrum_tree is None or not hip:
         return None
-    distance, _ = sacrum_tree.query(hip.points, distance_upper_bound=SI_JOINT_MM)
+    distance, _ = sacrum_tree.query(hip.points, distance_upper_bound=reach_mm)
     joint = hip.points[np.isfinite(distance)]
     return joint if len(joint) else None
 
 
-def _si_joint_features(bones: dict[str, PointCloud], tumour: PointCloud, centroid: np.ndarray, structure: np.ndarray) -> tuple[dict, dict]:
+def _si_joint_features(bones: dict[str, PointCloud], tumour: PointCloud, centroid: np.ndarray, structure: np.ndarray, step_mm: float) -> tuple[dict, dict]:
     """Per side ("left", "right"): distances from the tumour's centroid and nearest point to the SI joint,
-    and whether the tumour crosses it; None for a side without a joint (no sacrum)."""
+    and whether the tumour crosses it; None for a side without a joint (no sacrum, or no hip bone near it).
+    ``step_mm``: the largest step between the bones' sampled points."""
     sacrum_tree = cKDTree(bones["sacrum"].points) if bones["sacrum"] else None
     distances, crosses = {}, {}
     for name in ("hip_left", "hip_right"):
-        joint = _si_joint(bones[name], sacrum_tree)
+        joint = _si_joint(bones[name], sacrum_tree, SI_JOINT_MM + 2 * step_mm)
         side = name.split("_")[1]
         if joint is None:
             distances[side], crosses[side] = None, None
@@ -151,7 +156,8 @@ def describe_location(labelmap: sitk.Image) -> dict[str, Any]:
     sample = frame.to_frame(tumour.points)
     zone_result = zones_of(structure, sample, {k: v.centre for k, v in acetabula.items()}, frame.scale_mm, sacrum_z)
     fraction_left = float(np.mean(points[:, 0] > 0))
-    si_distance, crosses_si = _si_joint_features(bones, tumour, tumour_all.centroid, structure)
+    step_mm = float(max(np.multiply(strides, labelmap.GetSpacing())))
+    si_distance, crosses_si = _si_joint_features(bones, tumour, tumour_all.centroid, structure, step_mm)
     hip_world = np.concatenate([bones["hip_left"].points, bones["hip_right"].points])
     if frame.quality == "good" and warnings:
         frame = HipFrame(frame.origin, frame.axes, frame.scale_mm, "reduced", tuple(warnings))
