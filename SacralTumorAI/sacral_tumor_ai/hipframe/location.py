@@ -91,14 +91,27 @@ def _si_joint(hip: PointCloud, sacrum_tree: cKDTree | None, reach_mm: float) -> 
     return joint if len(joint) else None
 
 
+def _replaced_si_joint(bones: dict[str, PointCloud], tumour: PointCloud, structure: np.ndarray, name: str, reach_mm: float) -> np.ndarray | None:
+    """The SI joint of hip bone ``name`` where a tumour has replaced all of it: where the tumour's part that
+    took the hip bone's place meets its part that took the sacrum's (each bone with its part, as the frame
+    counts them); None if they do not meet."""
+    hip = PointCloud(np.concatenate([bones[name].points, tumour.points[structure == name]]), tumour.point_ml)
+    sacrum = np.concatenate([bones["sacrum"].points, tumour.points[structure == "sacrum"]])
+    return _si_joint(hip, cKDTree(sacrum), reach_mm)
+
+
 def _si_joint_features(bones: dict[str, PointCloud], tumour: PointCloud, centroid: np.ndarray, structure: np.ndarray, step_mm: float) -> tuple[dict, dict]:
     """Per side ("left", "right"): distances from the tumour's centroid and nearest point to the SI joint,
-    and whether the tumour crosses it; None for a side without a joint (no sacrum, or no hip bone near it).
+    and whether the tumour crosses it; None for a side without a joint (no sacrum, or no hip bone near it, nor
+    a tumour that replaced the joint).
     ``step_mm``: the largest step between the bones' sampled points."""
+    reach = SI_JOINT_MM + 2 * step_mm
     sacrum_tree = cKDTree(bones["sacrum"].points) if bones["sacrum"] else None
     distances, crosses = {}, {}
     for name in ("hip_left", "hip_right"):
-        joint = _si_joint(bones[name], sacrum_tree, SI_JOINT_MM + 2 * step_mm)
+        joint = _si_joint(bones[name], sacrum_tree, reach)
+        if joint is None and sacrum_tree is not None:
+            joint = _replaced_si_joint(bones, tumour, structure, name, reach)
         side = name.split("_")[1]
         if joint is None:
             distances[side], crosses[side] = None, None

@@ -17,7 +17,7 @@ from sacral_tumor_ai.phantom.grid import Grid
 from sacral_tumor_ai.phantom.pose import Pose
 from sacral_tumor_ai.phantom.tumours import Tumour, sample_tumour
 
-GENERATOR_VERSION = "1.2"  # 1.1: pubic bones reach the symphysis; the acetabular cup is hollow. 1.2 (MRI only): class-specific tumour T1-w/T2-w signal, fat-suppressed T2-w in half the studies
+GENERATOR_VERSION = "1.3"  # 1.1: pubic bones reach the symphysis; the acetabular cup is hollow. 1.2 (MRI only): class-specific tumour T1-w/T2-w signal, fat-suppressed T2-w in half the studies. 1.3: the sacral alae stop 3 mm short of the hip bones (an open SI joint; they met, bone on bone, at the upper sacrum)
 
 
 @dataclass(frozen=True)
