@@ -109,16 +109,17 @@ def check_anatomy(volumes: dict[str, float], source: str, modality: str, both_hi
 
 def labels_onto_input(
     raw: np.ndarray, grid: sitk.Image, image: sitk.Image, region, values: list[int], provider, progress,
-    refine: SlabRefinement | None = None,
+    refine: SlabRefinement | None = None, bones_through_tumour: bool = False,
 ) -> sitk.Image:
     """Model-grid labels (z-y-x) -> a labelmap on ``image``'s grid: seed 1's post-processing (largest
-    component, holes filled), resampling onto the input's ``region`` (``refine``d slab by slab if given), then
-    the bone provider's bones if it is not the model. Shared by the CT and MRI pipelines."""
+    component, holes filled; ``bones_through_tumour``: see :func:`postprocess_labels`), resampling onto the
+    input's ``region`` (``refine``d slab by slab if given), then the bone provider's bones if it is not the
+    model. Shared by the CT and MRI pipelines."""
     from sacral_tumor_ai.ctseg.postprocess import postprocess_labels
     from sacral_tumor_ai.ctseg.providers import replace_bones
     from sacral_tumor_ai.ctseg.resample_back import labels_onto_region
 
-    cleaned = sitk.GetImageFromArray(postprocess_labels(raw, values))
+    cleaned = sitk.GetImageFromArray(postprocess_labels(raw, values, bones_through_tumour))
     cleaned.CopyInformation(grid)
     labelmap = labels_onto_region(cleaned, image, region, values, refine)
     if provider.segment is not None:

@@ -65,7 +65,7 @@ def segment_ct(
     mark = time.perf_counter()
     progress.step(0.85, "post-processing")
     refine = _bone_edge_refinement(image, spec, timings) if provider.segment is None else None  # the model's own bones only
-    labelmap = labels_onto_input(raw, prepared.grid, image, prepared.body, spec.label_values(), provider, progress, refine)
+    labelmap = labels_onto_input(raw, prepared.grid, image, prepared.body, spec.label_values(), provider, progress, refine, bones_through_tumour=True)
     timings["postprocess"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
 
