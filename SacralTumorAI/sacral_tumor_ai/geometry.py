@@ -116,3 +116,15 @@ def label_boxes(labelmap: sitk.Image) -> dict[int, tuple[tuple[int, int, int], t
         box = statistics.GetBoundingBox(value)  # i, j, k start, then sizes
         boxes[int(value)] = (tuple(box[:3]), tuple(box[3:]))
     return boxes
+
+
+def index_range_in(target: sitk.Image, source: sitk.Image, low, high) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest continuous indices (i-j-k) in ``target`` of the box between continuous indices
+    ``low`` and ``high`` (i-j-k) of ``source``: its eight corners mapped through physical space."""
+    corners = [
+        target.TransformPhysicalPointToContinuousIndex(
+            source.TransformContinuousIndexToPhysicalPoint([float(high[a] if (c >> a) & 1 else low[a]) for a in range(3)])
+        )
+        for c in range(8)
+    ]
+    return np.min(corners, axis=0), np.max(corners, axis=0)

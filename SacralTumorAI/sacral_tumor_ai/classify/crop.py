@@ -14,7 +14,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from sacral_tumor_ai.errors import SacralTumorAIError
-from sacral_tumor_ai.geometry import label_boxes
+from sacral_tumor_ai.geometry import index_range_in, label_boxes
 from sacral_tumor_ai.hipframe.points import cut_faces, index_to_world
 from sacral_tumor_ai.labels import TUMOR
 
@@ -72,13 +72,9 @@ def _tumour_extent(labelmap: sitk.Image, mask: np.ndarray, box: tuple[slice, ...
 def _region_under(image: sitk.Image, reference: sitk.Image, margin: int = 2) -> sitk.Image:
     """The part of ``image`` that resampling onto ``reference`` reads (its corners' box, ``margin`` voxels
     more for interpolation), clipped to the image: the same result as resampling the whole image."""
-    size = np.array(reference.GetSize())
-    corners = [
-        image.TransformPhysicalPointToContinuousIndex(reference.TransformContinuousIndexToPhysicalPoint([float(size[a] if (c >> a) & 1 else -1) for a in range(3)]))
-        for c in range(8)
-    ]
-    start = np.maximum(np.floor(np.min(corners, axis=0)).astype(int) - margin, 0)
-    stop = np.minimum(np.ceil(np.max(corners, axis=0)).astype(int) + margin + 1, image.GetSize())
+    first, last = index_range_in(image, reference, [-1.0] * 3, reference.GetSize())
+    start = np.maximum(np.floor(first).astype(int) - margin, 0)
+    stop = np.minimum(np.ceil(last).astype(int) + margin + 1, image.GetSize())
     if np.any(stop <= start):  # the box lies outside the scan: one voxel keeps the geometry, air all round
         start, stop = np.zeros(3, int), np.ones(3, int)
     return sitk.RegionOfInterest(image, [int(v) for v in stop - start], [int(v) for v in start])

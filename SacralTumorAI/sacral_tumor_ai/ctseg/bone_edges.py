@@ -137,9 +137,9 @@ def refine_bone_edges(
 
     A big scan is worked through in slabs of about ``slab_voxels`` with ``HALO_SLICES`` of overlap, so memory
     stays bounded (``labels`` may itself be a slab of the labelmap: its outer ``HALO_SLICES`` are then read, not
-    got right); every
-    slab reads the unrefined labels, and the changes are applied after the last bone's last slab, so each bone
-    is judged as ``calibrate-edges`` scores it. Returns whether the input was fine enough to be refined.
+    got right); every slab reads the unrefined labels, and the changes are applied after the last bone's last
+    slab, so each bone is judged as ``calibrate-edges`` scores it. Returns whether the input was fine enough to
+    be refined.
     """
     structure = refinable_structure(spacing, model_spacing)
     if structure is None or not edges.active:

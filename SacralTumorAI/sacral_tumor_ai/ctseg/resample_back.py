@@ -14,6 +14,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from sacral_tumor_ai.ctseg.preprocess import Region
+from sacral_tumor_ai.geometry import index_range_in
 
 SLAB_VOXELS = 16 * 1024 * 1024  # voxels of the input grid handled at once (64 MB of float32 per array)
 
@@ -24,14 +25,9 @@ def _box_in_input(labels: sitk.Image, value: int, image: sitk.Image, region: Reg
     if voxels.size == 0:
         return None
     low, high = voxels.min(axis=0)[::-1] - 1.0, voxels.max(axis=0)[::-1] + 1.0  # x-y-z, one voxel margin
-    corners = [
-        image.TransformPhysicalPointToContinuousIndex(
-            labels.TransformContinuousIndexToPhysicalPoint([float(high[a] if (c >> a) & 1 else low[a]) for a in range(3)])
-        )
-        for c in range(8)
-    ]
-    start = np.maximum(np.floor(np.min(corners, axis=0)).astype(int), region.index)
-    stop = np.minimum(np.ceil(np.max(corners, axis=0)).astype(int) + 1, np.add(region.index, region.size))
+    first, last = index_range_in(image, labels, low, high)
+    start = np.maximum(np.floor(first).astype(int), region.index)
+    stop = np.minimum(np.ceil(last).astype(int) + 1, np.add(region.index, region.size))
     return (start, stop) if np.all(stop > start) else None
 
 

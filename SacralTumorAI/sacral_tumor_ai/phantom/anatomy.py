@@ -17,7 +17,9 @@ from sacral_tumor_ai.phantom import sdf
 
 SACRAL_LEVELS = ("S1", "S2", "S3", "S4", "S5")
 _LEVEL_EDGES = (0.0, 0.25, 0.45, 0.62, 0.8, 1.0)  # along the sacral centreline, top to tip
-SI_JOINT_MM = 1.0  # the alae stop this far short of the plane the hip bones are cut at; their joint faces lie further out: a 3-4 mm joint space
+# The sacral alae stop this far short of the plane the hip bones are cut at; the hip bones' joint faces lie
+# further out, so the SI joint space is 3-4 mm.
+SI_CLEARANCE_MM = 1.0
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class Pelvis:
                 foramen = sdf.capsule(x, y, z, (side * xf, -60, zf), (side * xf, 80, zf), 4.5 * self.scale * (1 - 0.3 * tf))
                 field = sdf.subtract(field, foramen)
         # The alae stop short of the hip bones' joint faces: the SI joint space (2-5 mm in adults).
-        return sdf.intersect(field, np.abs(x) - (self.si_joint_face(z) - SI_JOINT_MM * self.scale))
+        return sdf.intersect(field, np.abs(x) - (self.si_joint_face(z) - SI_CLEARANCE_MM * self.scale))
 
     def si_joint_face(self, z) -> np.ndarray:
         """Distance from the midline of the hip bones' auricular (SI joint) faces at height ``z``."""
@@ -125,8 +127,8 @@ class Pelvis:
             hip = sdf.smooth_union(hip, part, 5.0)
         # The femoral head and its joint space are never hip bone (the blends above would reach into the cup).
         hip = sdf.subtract(hip, sdf.sphere(sx, y, z, (ax, ay, az), self.femoral_head + 1.5))
-        # Posteriorly the joint face stops at the SI joint (the sacrum stops SI_JOINT_MM short of it); anteriorly
-        # the pubic bones reach the midline, with a 4 mm symphysis gap between them.
+        # Posteriorly the joint face stops at the SI joint (the sacrum stops SI_CLEARANCE_MM short of it);
+        # anteriorly the pubic bones reach the midline, with a 4 mm symphysis gap between them.
         return sdf.intersect(hip, np.where(y > -5 * s, self.si_joint_face(z) - sx, 2.0 - sx))
 
     def femur(self, x, y, z, side: int) -> np.ndarray:
