@@ -2,7 +2,11 @@
 the 2-core CPU), the network's time against the compute floor, and the classical hip-bone provider beside
 the model (time, and Dice on generated cases when a data list is given).
 
-    .venv/bin/python benchmarks/bench_ct_segmentation.py [--model DIR] [--datalist D --cases N] [--huge] [--mirror]
+    .venv/bin/python benchmarks/bench_ct_segmentation.py [--model DIR] [--datalist D --cases N] [--huge] [--compressed] [--mirror]
+
+``--huge`` adds a 1024 x 1024 x 900 scan: from a file that large the run lets the scan's voxels go once the
+model's input is made and reads slabs, the crop and the preview's planes back (``io.scan``). ``--compressed``
+writes the scans as ``.nii.gz`` (each read back decompresses the file from its start: slower) instead of ``.nii``.
 
 ``--mirror`` also times a copy of the package with test-time left-right mirroring turned on (the network
 runs twice), the accuracy option that the bundled model leaves off for this target.
@@ -76,6 +80,7 @@ def main() -> None:
     parser.add_argument("--datalist", help="generated cohort data list, for the classical-vs-model Dice")
     parser.add_argument("--cases", type=int, default=5)
     parser.add_argument("--huge", action="store_true", help="also a 1024 x 1024 x 900 scan (memory check)")
+    parser.add_argument("--compressed", action="store_true", help="write the scans as .nii.gz instead of .nii")
     parser.add_argument("--mirror", action="store_true", help="also the package with test-time mirroring, on the 512 x 512 x 300 scan")
     args = parser.parse_args()
     import torch
@@ -87,14 +92,15 @@ def main() -> None:
     sizes = [(512, 512, 300)] + ([(1024, 1024, 900)] if args.huge else [])
     with tempfile.TemporaryDirectory() as folder:
         for size in sizes:
-            path = write_image(resampled_case(size), Path(folder) / f"ct_{size[0]}x{size[1]}x{size[2]}.nii", compress=False)
+            suffix = ".nii.gz" if args.compressed else ".nii"
+            path = write_image(resampled_case(size), Path(folder) / f"ct_{size[0]}x{size[1]}x{size[2]}{suffix}", compress=args.compressed)
             seconds, result, rss = run_cli([str(path), "--model", args.model, "--provider", "model"], Path(folder) / f"out{size[0]}")
             flops, floor_seconds, windows = network_floor(package, size, rate)
             network_seconds = result["timings_s"]["network"]
             label = "x".join(str(v) for v in size)
             speed = f" (target <= 30 s: {'met' if seconds <= 30 else 'NOT met'})" if size == (512, 512, 300) else ""  # the target names this size only
             gigabytes = rss * 1.073741824  # the target's GB, 10^9 bytes
-            print(f"{label}: end to end {seconds:.1f} s{speed}, peak RSS {gigabytes:.2f} GB (target <= 4 GB: {'met' if gigabytes <= 4 else 'NOT met'})")
+            print(f"{label} ({suffix}): end to end {seconds:.1f} s{speed}, peak RSS {gigabytes:.2f} GB (target <= 4 GB: {'met' if gigabytes <= 4 else 'NOT met'})")
             print(f"{label}: network {network_seconds:.1f} s for {windows} windows, {flops / 1e9:.0f} GFLOP; floor {floor_seconds:.1f} s; time / floor = {network_seconds / floor_seconds:.2f} (network), {seconds / floor_seconds:.2f} (end to end)")
             print(f"{label}: stages {result['timings_s']}")
             classical_started = time.perf_counter()

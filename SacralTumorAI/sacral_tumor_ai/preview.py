@@ -2,44 +2,58 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
 from sacral_tumor_ai.io.atomic import atomic_output
+from sacral_tumor_ai.io.scan import Scan
 from sacral_tumor_ai.labels import LABELS, TUMOR, Label
 
 CT_WINDOW = (-250.0, 1250.0)  # bone and soft tissue of the pelvis in one view
 
 
-def _lps_view(image: sitk.Image) -> tuple[np.ndarray, tuple[float, float, float], list[tuple[int, bool]]]:
-    """A view (no copy) of ``image``'s voxels with array axes (S, P, L) increasing, as
-    ``sitk.DICOMOrient(image, "LPS")`` would give (axial slices then show the patient's right on the left);
-    its x-y-z spacing; and, per view axis, the image array axis and whether it is reversed."""
-    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
+def _lps_order(direction: tuple[float, ...]) -> list[tuple[int, bool]]:
+    """Per view axis (S, P, L: the view's z, y, x), the image array axis closest to it and whether it runs
+    the other way, so that the view is what ``sitk.DICOMOrient(image, "LPS")`` would give (axial slices then
+    show the patient's right on the left)."""
+    matrix = np.asarray(direction, float).reshape(3, 3)
     order = []
-    for world in (2, 1, 0):  # S, P, L: the view's z, y, x
-        axis_ijk = int(np.argmax(np.abs(direction[world])))  # the image axis closest to that world axis
-        order.append((2 - axis_ijk, bool(direction[world, axis_ijk] < 0)))
-    view = np.transpose(sitk.GetArrayViewFromImage(image), [axis for axis, _ in order])
-    view = view[tuple(slice(None, None, -1) if flipped else slice(None) for _, flipped in order)]
-    spacing = tuple(float(image.GetSpacing()[2 - axis]) for axis, _ in reversed(order))
-    return view, spacing, order
+    for world in (2, 1, 0):
+        axis_ijk = int(np.argmax(np.abs(matrix[world])))
+        order.append((2 - axis_ijk, bool(matrix[world, axis_ijk] < 0)))
+    return order
 
 
-def intensity_window(image: sitk.Image, modality: str) -> tuple[float, float]:
+def _view_spacing(spacing: tuple[float, ...], order: list[tuple[int, bool]]) -> tuple[float, float, float]:
+    """The view's x-y-z spacing (see :func:`_lps_order`) from the image's."""
+    return tuple(float(spacing[2 - axis]) for axis, _ in reversed(order))
+
+
+def _view_plane(plane_of: Callable[[int, int], np.ndarray], shape: tuple[int, ...], order: list[tuple[int, bool]], view_axis: int, view_index: int) -> np.ndarray:
+    """The plane of the LPS view (see :func:`_lps_order`) at ``view_index`` along ``view_axis``, from
+    ``plane_of(array axis, index)`` of an array of ``shape``: only that plane is ever read."""
+    axis, flipped = order[view_axis]
+    plane = plane_of(axis, shape[axis] - 1 - view_index if flipped else view_index)
+    others = [w for w in range(3) if w != view_axis]
+    remaining = [a for a in range(3) if a != axis]  # the plane's axes, in array order
+    plane = np.transpose(plane, [remaining.index(order[w][0]) for w in others])
+    return plane[tuple(slice(None, None, -1) if order[w][1] else slice(None) for w in others)]
+
+
+def intensity_window(image: sitk.Image | Scan, modality: str) -> tuple[float, float]:
     """A display window: a fixed pelvic window for CT, 1st-99th percentile for other images."""
     if modality == "CT":
         return CT_WINDOW
-    values = sitk.GetArrayViewFromImage(image).ravel()
+    values = sitk.GetArrayViewFromImage(Scan.of(image).image).ravel()
     low, high = np.percentile(values[:: max(1, values.size // 1_000_000)], [1, 99])
     return float(low), float(max(high, low + 1e-6))
 
 
 def _centre(shape: tuple[int, ...], labelmap: sitk.Image | None, order: list[tuple[int, bool]]) -> tuple[int, int, int]:
-    """View index (z, y, x, see :func:`_lps_view`) of the tumour's centroid, else of all labels', else of the
+    """View index (z, y, x, see :func:`_lps_order`) of the tumour's centroid, else of all labels', else of the
     volume's centre. ITK's label statistics find it without a boolean copy of a big labelmap."""
     if labelmap is not None:
         statistics = sitk.LabelShapeStatisticsImageFilter()
@@ -64,16 +78,26 @@ def _overlay(slab: np.ndarray, labels: Sequence[Label]) -> np.ndarray:
     return rgba
 
 
-def draw_orthogonal(axes, image: sitk.Image, modality: str = "CT", labelmap: sitk.Image | None = None) -> None:
-    """Draw axial, coronal and sagittal slices through the tumour (or the centre) onto three matplotlib axes."""
-    volume, (sx, sy, sz), order = _lps_view(image)  # views, and only three slices made float: big scans
-    labels = _lps_view(labelmap)[0] if labelmap is not None else None
-    k, j, i = _centre(volume.shape, labelmap, order)
-    low, high = intensity_window(image, modality)
+def draw_orthogonal(axes, image: sitk.Image | Scan, modality: str = "CT", labelmap: sitk.Image | None = None) -> None:
+    """Draw axial, coronal and sagittal slices through the tumour (or the centre) onto three matplotlib axes.
+    Only those three planes of the scan are read (and made float): a big scan may be on disk."""
+    scan = Scan.of(image)
+    order = _lps_order(scan.geometry.direction)
+    shape = tuple(reversed(scan.geometry.size))
+    sx, sy, sz = _view_spacing(scan.geometry.spacing, order)
+    centre = _centre(tuple(shape[axis] for axis, _ in order), labelmap, order)
+    labels = sitk.GetArrayViewFromImage(labelmap) if labelmap is not None else None
+
+    def planes(view_axis: int) -> tuple[np.ndarray, np.ndarray | None]:
+        slab = _view_plane(scan.plane, shape, order, view_axis, centre[view_axis])
+        label_slab = None if labels is None else _view_plane(lambda a, i: np.take(labels, i, axis=a), shape, order, view_axis, centre[view_axis])
+        return slab, label_slab
+
+    low, high = intensity_window(scan, modality)
     views = [
-        ("Axial", volume[k], None if labels is None else labels[k], sy / sx, ("R", "L", "A", "P"), "upper"),
-        ("Coronal", volume[:, j, :], None if labels is None else labels[:, j, :], sz / sx, ("R", "L", "S", "I"), "lower"),
-        ("Sagittal", volume[:, :, i], None if labels is None else labels[:, :, i], sz / sy, ("A", "P", "S", "I"), "lower"),
+        ("Axial", *planes(0), sy / sx, ("R", "L", "A", "P"), "upper"),
+        ("Coronal", *planes(1), sz / sx, ("R", "L", "S", "I"), "lower"),
+        ("Sagittal", *planes(2), sz / sy, ("A", "P", "S", "I"), "lower"),
     ]
     for axis, (name, slab, label_slab, aspect, (left, right, top, bottom), origin) in zip(axes, views):
         axis.imshow(slab.astype(np.float32), cmap="gray", vmin=low, vmax=high, aspect=aspect, origin=origin, interpolation="bilinear")
@@ -96,7 +120,7 @@ def save_figure(figure, path: str | Path) -> Path:
 
 
 def save_orthogonal_preview(
-    image: sitk.Image,
+    image: sitk.Image | Scan,
     path: str | Path,
     modality: str = "CT",
     labelmap: sitk.Image | None = None,

@@ -10,13 +10,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import SimpleITK as sitk
+
 from sacral_tumor_ai import __version__
 from sacral_tumor_ai.ctseg.pipeline import segment_ct
 from sacral_tumor_ai.demo import bundled_model_path
-from sacral_tumor_ai.geometry import Geometry
 from sacral_tumor_ai.classify.scalars import DEFAULT_SCALARS, gather
+from sacral_tumor_ai.geometry import Geometry
 from sacral_tumor_ai.hipframe import describe_location
-from sacral_tumor_ai.io import read_image, write_image, write_json, write_seg_nrrd
+from sacral_tumor_ai.io import write_image, write_json, write_seg_nrrd
+from sacral_tumor_ai.io.scan import Scan, open_scan
 from sacral_tumor_ai.labels import label_values
 from sacral_tumor_ai.models.package import load_package
 from sacral_tumor_ai.preview import save_orthogonal_preview
@@ -69,7 +72,7 @@ def load_classifier(classifier: str | Path | None, device: str, modality: str = 
     return Classifier(load_package(folder), device)
 
 
-def classify(classifier, image, labelmap, clinical: dict[str, Any], location: dict[str, Any], tumour_ml: float, modality: str = "CT") -> dict[str, Any]:
+def classify(classifier, image: sitk.Image | Scan, labelmap, clinical: dict[str, Any], location: dict[str, Any], tumour_ml: float, modality: str = "CT") -> dict[str, Any]:
     """The ``classification`` part of the result: probabilities, or why there are none."""
     if classifier is None:
         return {"available": False, "reason": "No classifier is installed (bundled or given with --classifier)."}
@@ -80,7 +83,7 @@ def classify(classifier, image, labelmap, clinical: dict[str, Any], location: di
     return {"available": True, **classifier.classify(image, labelmap, clinical, location)}
 
 
-def assess_tumour(image, labelmap, clinical: dict[str, Any], classifier, modality: str = "CT") -> dict[str, Any]:
+def assess_tumour(image: sitk.Image | Scan, labelmap, clinical: dict[str, Any], classifier, modality: str = "CT") -> dict[str, Any]:
     """Location in the hip frame and classification of the tumour of ``labelmap`` (on ``image``'s grid):
     ``{"location", "classification", "volumes_ml", "timings_s"}``. ``classifier`` is a loaded one or None."""
     from sacral_tumor_ai.segmentation import label_volumes_ml
@@ -123,16 +126,16 @@ def run_case(
 
         image, source, segmentation = segment_study(mri, model, fusion_model, mri_model, device, progress, registration, series, provider)
     else:
-        image = read_image(source, series=series)
+        image = open_scan(source, series=series)  # a huge file's voxels go back to it while the labelmap is made
         package = load_package(model or bundled_model_path("ct-seg"))
         segmentation = segment_ct(image, package, provider, device, progress, source=str(source))
     assessed = assess_tumour(image, segmentation.labelmap, clinical, loaded_classifier, "MR" if mri else "CT")
-    result = build_result(source, Geometry.of(image), segmentation, assessed["location"], assessed["classification"])
+    result = build_result(source, Scan.of(image).geometry, segmentation, assessed["location"], assessed["classification"])
     result["timings_s"].update(assessed["timings_s"])
     result["timings_s"]["end_to_end"] = round(time.perf_counter() - started, 3)
     out = Path(out)
     save_orthogonal_preview(image, out / OUTPUT_FILES["preview"], "MR" if mri else "CT", segmentation.labelmap, title=Path(source).name)
-    del image  # the scan is no longer needed: a huge one's memory goes back before the labelmap is written
+    del image  # the scan is no longer needed: a huge one held in memory (DICOM, MRI) goes before the labelmap is written
     write_seg_nrrd(segmentation.labelmap, out / OUTPUT_FILES["segmentation"])
     write_image(segmentation.labelmap, out / OUTPUT_FILES["labelmap"])
     write_json(result, out / OUTPUT_FILES["result"])

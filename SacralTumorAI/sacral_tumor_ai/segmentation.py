@@ -9,6 +9,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from sacral_tumor_ai.errors import AnatomyNotFoundError
+from sacral_tumor_ai.io.scan import Scan
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, LABELS, SACRUM, TUMOR
 
 if TYPE_CHECKING:  # the CT pipeline imports this module
@@ -108,10 +109,11 @@ def check_anatomy(volumes: dict[str, float], source: str, modality: str, both_hi
 
 
 def labels_onto_input(
-    raw: np.ndarray, grid: sitk.Image, image: sitk.Image, region, values: list[int], provider, progress,
+    raw: np.ndarray, grid: sitk.Image, image: sitk.Image | Scan, region, values: list[int], provider, progress,
     refine: SlabRefinement | None = None, bones_through_tumour: bool = False,
 ) -> sitk.Image:
-    """Model-grid labels (z-y-x) -> a labelmap on ``image``'s grid: seed 1's post-processing (largest
+    """Model-grid labels (z-y-x) -> a labelmap on ``image``'s grid (a scan's voxels are read only by the
+    refinement and a bone provider other than the model): seed 1's post-processing (largest
     component, holes filled; ``bones_through_tumour``: see :func:`postprocess_labels`), resampling onto the
     input's ``region`` (``refine``d slab by slab if given), then the bone provider's bones if it is not the
     model. Shared by the CT and MRI pipelines."""
@@ -121,10 +123,11 @@ def labels_onto_input(
 
     cleaned = sitk.GetImageFromArray(postprocess_labels(raw, values, bones_through_tumour))
     cleaned.CopyInformation(grid)
-    labelmap = labels_onto_region(cleaned, image, region, values, refine)
+    scan = Scan.of(image)
+    labelmap = labels_onto_region(cleaned, scan.geometry, region, values, refine)
     if provider.segment is not None:
         progress.step(0.92, f"hip bones by {provider.name}")
-        labelmap = replace_bones(labelmap, provider.segment(image))
+        labelmap = replace_bones(labelmap, provider.segment(scan.image))
     return labelmap
 
 

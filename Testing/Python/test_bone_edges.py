@@ -17,6 +17,7 @@ from sacral_tumor_ai.ctseg.bone_edges import HALO_SLICES, BoneEdges, refinable_s
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.evaluation.calibrate_edges import best_pair, calibrate_bone_edges, score_case
+from sacral_tumor_ai.geometry import Geometry
 from sacral_tumor_ai.labels import HIP_LEFT, SACRUM, TUMOR
 from sacral_tumor_ai.models.package import ModelPackageError, load_package, sha256_of
 from toy_ct import write_toy_datalist
@@ -104,7 +105,7 @@ def test_resampling_back_refines_slab_by_slab_as_in_one_pass(monkeypatch: pytest
     drawn.CopyInformation(grid)
     edges = BoneEdges(350, 700)
     region = Region((0, 0, 0), image.GetSize())
-    unrefined = sitk.GetArrayFromImage(resample_back.labels_onto_region(drawn, image, region, [HIP_LEFT.value]))
+    unrefined = sitk.GetArrayFromImage(resample_back.labels_onto_region(drawn, Geometry.of(image), region, [HIP_LEFT.value]))
     whole = unrefined.copy()
     refine_bone_edges(whole, hu, image.GetSpacing(), (HIP_LEFT.value,), edges, MODEL_GRID)
     assert not np.array_equal(whole, unrefined)
@@ -114,7 +115,7 @@ def test_resampling_back_refines_slab_by_slab_as_in_one_pass(monkeypatch: pytest
 
     for slices in (1, 3, 7):
         monkeypatch.setattr(resample_back, "SLAB_VOXELS", 24 * 28 * slices)
-        slabbed = resample_back.labels_onto_region(drawn, image, region, [HIP_LEFT.value], resample_back.SlabRefinement(refine, HALO_SLICES))
+        slabbed = resample_back.labels_onto_region(drawn, Geometry.of(image), region, [HIP_LEFT.value], resample_back.SlabRefinement(refine, HALO_SLICES))
         np.testing.assert_array_equal(sitk.GetArrayFromImage(slabbed), whole)
 
 

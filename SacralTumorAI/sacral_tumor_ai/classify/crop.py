@@ -16,6 +16,7 @@ import SimpleITK as sitk
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.geometry import index_range_in, label_boxes
 from sacral_tumor_ai.hipframe.points import cut_faces, index_to_world
+from sacral_tumor_ai.io.scan import Scan
 from sacral_tumor_ai.labels import TUMOR
 
 AIR_HU = -1024.0
@@ -69,18 +70,20 @@ def _tumour_extent(labelmap: sitk.Image, mask: np.ndarray, box: tuple[slice, ...
     return low - reach, high + reach
 
 
-def _region_under(image: sitk.Image, reference: sitk.Image, margin: int = 2) -> sitk.Image:
+def _region_under(image: sitk.Image | Scan, reference: sitk.Image, margin: int = 2) -> sitk.Image:
     """The part of ``image`` that resampling onto ``reference`` reads (its corners' box, ``margin`` voxels
-    more for interpolation), clipped to the image: the same result as resampling the whole image."""
-    first, last = index_range_in(image, reference, [-1.0] * 3, reference.GetSize())
+    more for interpolation), clipped to the image: the same result as resampling the whole image. Only that
+    part is read (a big scan may be on disk)."""
+    scan = Scan.of(image)
+    first, last = index_range_in(scan.transform_reference(), reference, [-1.0] * 3, reference.GetSize())
     start = np.maximum(np.floor(first).astype(int) - margin, 0)
-    stop = np.minimum(np.ceil(last).astype(int) + margin + 1, image.GetSize())
+    stop = np.minimum(np.ceil(last).astype(int) + margin + 1, scan.geometry.size)
     if np.any(stop <= start):  # the box lies outside the scan: one voxel keeps the geometry, air all round
         start, stop = np.zeros(3, int), np.ones(3, int)
-    return sitk.RegionOfInterest(image, [int(v) for v in stop - start], [int(v) for v in start])
+    return scan.region(start, stop - start)
 
 
-def tumour_crop(ct: sitk.Image, labelmap: sitk.Image, spec: CropSpec, axes: np.ndarray | None = None) -> TumourCrop:
+def tumour_crop(ct: sitk.Image | Scan, labelmap: sitk.Image, spec: CropSpec, axes: np.ndarray | None = None) -> TumourCrop:
     """The crop of ``ct`` around the labelmap's tumour; ``axes`` (rows: unit vectors in world LPS) orient
     the box (the hip frame's), default the LPS axes."""
     mask = sitk.GetArrayViewFromImage(labelmap)

@@ -16,6 +16,7 @@ from sacral_tumor_ai.classify.calibration import calibrated
 from sacral_tumor_ai.classify.cases import frame_axes
 from sacral_tumor_ai.classify.crop import CropSpec, tumour_crop
 from sacral_tumor_ai.classify.scalars import Scalars, gather, out_of_range, vector
+from sacral_tumor_ai.io.scan import Scan
 from sacral_tumor_ai.models.package import ModelPackage, ModelPackageError
 
 
@@ -56,7 +57,7 @@ class Classifier:
             logits = self.network(image, values).float().cpu().numpy()[0]
         return calibrated(logits, self.temperature)
 
-    def classify(self, ct: sitk.Image, labelmap: sitk.Image, clinical: dict[str, Any], location: dict[str, Any]) -> dict[str, Any]:
+    def classify(self, ct: sitk.Image | Scan, labelmap: sitk.Image, clinical: dict[str, Any], location: dict[str, Any]) -> dict[str, Any]:
         """Probabilities of every class, the values used and warnings (see the module's docstring)."""
         scalars = gather(self.scalars, clinical, location)  # raises on impossible clinical values
         if self.needs_image:

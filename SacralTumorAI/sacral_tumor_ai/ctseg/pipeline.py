@@ -13,6 +13,7 @@ from sacral_tumor_ai.ctseg.preprocess import prepare_ct
 from sacral_tumor_ai.ctseg.providers import get_provider
 from sacral_tumor_ai.ctseg.resample_back import SlabRefinement
 from sacral_tumor_ai.ctseg.spec import CTModelSpec, bone_values
+from sacral_tumor_ai.io.scan import Scan
 from sacral_tumor_ai.modality import CT, require_modality
 from sacral_tumor_ai.models.networks import load_network
 from sacral_tumor_ai.models.package import ModelPackage
@@ -20,24 +21,23 @@ from sacral_tumor_ai.progress import Progress
 from sacral_tumor_ai.segmentation import Segmentation, labels_onto_input, measured_segmentation
 
 
-def _bone_edge_refinement(image: sitk.Image, spec: CTModelSpec, timings: dict[str, float]) -> SlabRefinement | None:
+def _bone_edge_refinement(scan: Scan, spec: CTModelSpec, timings: dict[str, float]) -> SlabRefinement | None:
     """The model's bone-edge refinement of the resampled labels, slab by slab (None when the model has none);
     its time is added up in ``timings["bone_edges"]`` when the input was fine enough to be refined."""
     if spec.bone_edges is None:
         return None
-    hounsfield = sitk.GetArrayViewFromImage(image)
 
     def refine(labels: np.ndarray, first: int) -> None:
         started = time.perf_counter()
-        part = hounsfield[first : first + labels.shape[0]]
-        if refine_bone_edges(labels, part, image.GetSpacing(), bone_values(spec), spec.bone_edges, spec.spacing):
+        part = scan.slab(first, first + labels.shape[0])
+        if refine_bone_edges(labels, part, scan.geometry.spacing, bone_values(spec), spec.bone_edges, spec.spacing):
             timings["bone_edges"] = timings.get("bone_edges", 0.0) + time.perf_counter() - started
 
     return SlabRefinement(refine, HALO_SLICES)
 
 
 def segment_ct(
-    image: sitk.Image,
+    image: sitk.Image | Scan,
     package: ModelPackage,
     bone_provider: str = "model",
     device: str = "cpu",
@@ -45,28 +45,34 @@ def segment_ct(
     source: str = "input",
 ) -> Segmentation:
     """Segment a noncontrast CT. Raises ``ModalityError`` for MR, ``AnatomyNotFoundError`` without a pelvis,
-    ``CancelledError`` when cancelled; an empty tumour is reported, never invented."""
+    ``CancelledError`` when cancelled; an empty tumour is reported, never invented. A :class:`Scan` that can
+    be read back from its file is released once the model's input is made (see ``io.scan``)."""
     progress = progress or Progress()
     provider = get_provider(bone_provider)
     provider.require()
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    require_modality(image, CT, source)
+    scan = Scan.of(image)
+    require_modality(scan.image, CT, source)
     spec = CTModelSpec.from_metadata(package.metadata)
     progress.step(0.02, "preparing the CT")
-    prepared = prepare_ct(image, spec)
+    prepared = prepare_ct(scan.image, spec)
+    scan.release()  # the whole volume is not needed again: the labelmap is made without it beside it
     timings["preprocess"] = time.perf_counter() - start
 
     mark = time.perf_counter()
     progress.step(0.1, "loading the model")
     network = load_network(package, device)
     raw = predict_labels(network, prepared.channels, spec, device, progress)
+    grid, body = prepared.grid, prepared.body
+    del network, prepared  # the network's input goes before the labelmap is made
     timings["network"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     progress.step(0.85, "post-processing")
-    refine = _bone_edge_refinement(image, spec, timings) if provider.segment is None else None  # the model's own bones only
-    labelmap = labels_onto_input(raw, prepared.grid, image, prepared.body, spec.label_values(), provider, progress, refine, bones_through_tumour=True)
+    refine = _bone_edge_refinement(scan, spec, timings) if provider.segment is None else None  # the model's own bones only
+    labelmap = labels_onto_input(raw, grid, scan, body, spec.label_values(), provider, progress, refine, bones_through_tumour=True)
+    scan.release()  # the refinement's last slab
     timings["postprocess"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
 

@@ -14,7 +14,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from sacral_tumor_ai.ctseg.preprocess import Region
-from sacral_tumor_ai.geometry import index_range_in
+from sacral_tumor_ai.geometry import Geometry, index_range_in
 
 SLAB_VOXELS = 16 * 1024 * 1024  # voxels of the input grid handled at once (64 MB of float32 per array)
 
@@ -50,27 +50,27 @@ class SlabRefinement:
 
 
 def labels_onto_region(
-    labels: sitk.Image, image: sitk.Image, region: Region, values: Iterable[int], refine: SlabRefinement | None = None,
+    labels: sitk.Image, geometry: Geometry, region: Region, values: Iterable[int], refine: SlabRefinement | None = None,
 ) -> sitk.Image:
-    """Labels on the model grid -> a uint8 labelmap on ``image``'s full grid (zero outside ``region``),
+    """Labels on the model grid -> a uint8 labelmap of the input's ``geometry`` (zero outside ``region``),
     ``refine``d if given. Slab by slab, each pasted into the labelmap in place: a huge scan's labelmap exists
-    once, never also as an array."""
-    labelmap = sitk.Image(image.GetSize(), sitk.sitkUInt8)
-    labelmap.CopyInformation(image)
-    boxes = {v: _box_in_input(labels, v, image, region) for v in values if v != 0}
+    once, never also as an array, and the scan's voxels are not needed."""
+    labelmap = sitk.Image(geometry.size, sitk.sitkUInt8)
+    geometry.apply_to(labelmap)
+    boxes = {v: _box_in_input(labels, v, labelmap, region) for v in values if v != 0}
     boxes = {v: box for v, box in boxes.items() if box is not None}
     if not boxes:
         return labelmap
     masks = {v: sitk.Cast(labels == v, sitk.sitkFloat32) for v in boxes}
-    depth = image.GetSize()[2]
+    depth = labelmap.GetSize()[2]
     halo = refine.halo if refine is not None else 0
     z_start = max(0, min(box[0][2] for box in boxes.values()) - halo)  # a refinement may reach past the labels
     z_stop = min(depth, max(box[1][2] for box in boxes.values()) + halo)
-    step = max(1, SLAB_VOXELS // (image.GetSize()[0] * image.GetSize()[1]))
+    step = max(1, SLAB_VOXELS // (labelmap.GetSize()[0] * labelmap.GetSize()[1]))
     for z0 in range(z_start, z_stop, step):
         z1 = min(z0 + step, z_stop)
         low, high = max(0, z0 - halo), min(depth, z1 + halo)
-        slab = _slab_labels(masks, boxes, image, low, high)
+        slab = _slab_labels(masks, boxes, labelmap, low, high)
         if refine is not None:
             refine.apply(slab, low)
         labelmap[:, :, z0:z1] = sitk.GetImageFromArray(slab[z0 - low : z1 - low])  # PasteImageFilter, in place

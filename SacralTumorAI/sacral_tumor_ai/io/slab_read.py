@@ -44,15 +44,23 @@ def read_in_slabs(reader: sitk.ImageFileReader, slab_bytes: int = SLAB_BYTES) ->
     return image
 
 
+def large_volume_slab_bytes(path: Path, reader: sitk.ImageFileReader) -> int | None:
+    """Bytes per slab for reading ``path`` (its ``reader`` holding the header) in slabs; None when it is not a
+    large 3D scalar NIfTI volume, which a plain read handles. A compressed file gets a few large slabs."""
+    size = reader.GetSize()
+    scalar_3d = reader.GetDimension() == 3 and reader.GetNumberOfComponents() == 1
+    nifti = path.name.lower().endswith((".nii", ".nii.gz"))
+    volume_bytes = size[0] * size[1] * size[2] * pixel_bytes(reader.GetPixelID()) if scalar_3d and nifti else 0
+    if volume_bytes <= LARGE_VOLUME_BYTES:
+        return None
+    compressed = path.name.lower().endswith(".gz")
+    return max(SLAB_BYTES, -(-volume_bytes // COMPRESSED_SLABS)) if compressed else SLAB_BYTES
+
+
 def read_nifti(path: Path) -> sitk.Image:
     """A NIfTI file read whole, in slabs when it is a large 3D scalar volume."""
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     reader.ReadImageInformation()
-    size = reader.GetSize()
-    scalar_3d = reader.GetDimension() == 3 and reader.GetNumberOfComponents() == 1
-    volume_bytes = size[0] * size[1] * size[2] * pixel_bytes(reader.GetPixelID()) if scalar_3d else 0
-    if volume_bytes <= LARGE_VOLUME_BYTES:
-        return reader.Execute()
-    compressed = path.name.lower().endswith(".gz")
-    return read_in_slabs(reader, max(SLAB_BYTES, -(-volume_bytes // COMPRESSED_SLABS)) if compressed else SLAB_BYTES)
+    slab_bytes = large_volume_slab_bytes(path, reader)
+    return reader.Execute() if slab_bytes is None else read_in_slabs(reader, slab_bytes)
