@@ -4,7 +4,8 @@
 # cases, refine the bone edges' HU thresholds on them, evaluate, write the model card, install it.
 # About two hours on a 2-core CPU. BUILD (default build/) holds the data and the run.
 # CT_FINETUNE_INIT (optional) names a model package to fine-tune instead of training stage 1 (v0.3.0 was
-# the bundled v0.2.0 fine-tuned this way on generator 1.2 data).
+# the bundled v0.2.0 fine-tuned this way on generator 1.2 data, v0.4.0 the bundled v0.3.2 on generator 1.3
+# data). CT_VERSION names the calibrated package's version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -23,7 +24,7 @@ $CLI train-seg --datalist "$BUILD/gen-ct/datalist.json" "$BUILD/real-ct/datalist
 # fitted to them erased real bone in the real CT (see the model card). Test-time mirroring stays off: it
 # doubles the network's time.
 $CLI calibrate-seg --model "$BUILD/ct-seg-ft/model" --datalist "$BUILD/gen-ct/datalist.json" "$BUILD/real-ct/datalist.json" \
-  --split validation --labels tumor --no-mirror --version "${CT_VERSION:-0.3.2}" --out "$BUILD/ct-seg-cal"
+  --split validation --labels tumor --no-mirror --version "${CT_VERSION:-0.4.1}" --out "$BUILD/ct-seg-cal"
 # The bone surfaces refined at the input's resolution: HU thresholds chosen on the generated validation cases
 # finer than the model grid (the real CT's 3 mm voxels are coarser, so it is never refined).
 $CLI calibrate-edges --model "$BUILD/ct-seg-cal" --datalist "$BUILD/gen-ct/datalist.json" --split validation --out "$BUILD/ct-seg-edges"
@@ -34,4 +35,8 @@ $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/gen-ct/datalist.json" --sp
 # The trained model before calibration, on the same test cases, for the card.
 $CLI evaluate-seg --model "$BUILD/ct-seg-ft/model" --datalist "$BUILD/gen-ct/datalist.json" --split test --out "$BUILD/eval-generated-previous"
 $CLI evaluate-seg --model "$BUILD/ct-seg-ft/model" --datalist "$BUILD/real-ct/datalist.json" --split test --structures tumor --out "$BUILD/eval-real-previous"
+# The bundled model this build replaces, on the same test cases, for the card.
+BUNDLED=SacralTumorAI/sacral_tumor_ai/data/models/ct-seg
+$CLI evaluate-seg --model "$BUNDLED" --datalist "$BUILD/gen-ct/datalist.json" --split test --out "$BUILD/eval-generated-bundled"
+$CLI evaluate-seg --model "$BUNDLED" --datalist "$BUILD/real-ct/datalist.json" --split test --structures tumor --out "$BUILD/eval-real-bundled"
 .venv/bin/python scripts/install_ct_model.py "$BUILD"

@@ -64,12 +64,12 @@ def _per_case(path: Path) -> dict[tuple[str, str], float]:
         return {(row["case_id"], row["structure"]): float(row["dice"]) for row in csv.DictReader(stream)}
 
 
-def _per_case_changes(build: Path) -> list[str]:
-    """Per structure, how many test cases this package scores better and worse than the model it was made
-    from, and the largest drop: a mean can hide cases that got much worse."""
+def _per_case_changes(build: Path, suffix: str) -> list[str]:
+    """Per structure, how many test cases this package scores better and worse than another model (its
+    evaluations in BUILD/eval-*-``suffix``), and the largest drop: a mean can hide cases that got much worse."""
     lines = []
     for name in ("eval-generated", "eval-real"):
-        now, before = build / name / "metrics.csv", build / f"{name}-previous" / "metrics.csv"
+        now, before = build / name / "metrics.csv", build / f"{name}-{suffix}" / "metrics.csv"
         if not (now.is_file() and before.is_file()):
             continue
         new, old = _per_case(now), _per_case(before)
@@ -77,23 +77,25 @@ def _per_case_changes(build: Path) -> list[str]:
             keys = [key for key in new if key[1] == structure and key in old]
             changes = [new[key] - old[key] for key in keys]
             worst = min(keys, key=lambda key: new[key] - old[key])
+            drop = f"largest drop {old[worst]:.3f} -> {new[worst]:.3f} ({worst[0]})" if new[worst] < old[worst] else "no case worse"
             lines.append(
                 f"- {name}, {structure}: better in {sum(c > 0 for c in changes)}, worse in {sum(c < 0 for c in changes)} of {len(keys)} cases; "
-                f"largest drop {old[worst]:.2f} -> {new[worst]:.2f} ({worst[0]}); cases at Dice 0: {sum(old[k] == 0 for k in keys)} -> {sum(new[k] == 0 for k in keys)}"
+                f"{drop}; cases at Dice 0: {sum(old[k] == 0 for k in keys)} -> {sum(new[k] == 0 for k in keys)}"
             )
     return lines
 
 
-def _previous(build: Path) -> list[str]:
-    """Tables of BUILD/eval-generated-previous and eval-real-previous (the starting model evaluated like
-    this one), or a line saying there are none."""
+def _compared(build: Path, suffix: str) -> list[str]:
+    """Tables of BUILD/eval-generated-``suffix`` and eval-real-``suffix`` (another model evaluated like this
+    one: ``previous``, the trained model before calibration; ``bundled``, the bundled model this one
+    replaces), or a line saying there are none."""
     lines = []
-    for name, title in (("eval-generated-previous", "Held-out generated test cases"), ("eval-real-previous", "Held-out lesions inserted into the real CT")):
+    for name, title in ((f"eval-generated-{suffix}", "Held-out generated test cases"), (f"eval-real-{suffix}", "Held-out lesions inserted into the real CT")):
         path = build / name / "metrics.json"
         if path.is_file():
             evaluation = json.loads(path.read_text())
             lines += [f"{title}, {evaluation['model']['name']} {evaluation['model']['version']}:", "", *metrics_table(evaluation["summary"], COLUMNS), ""]
-    changes = _per_case_changes(build)
+    changes = _per_case_changes(build, suffix)
     if changes:
         lines += ["Per case, this package against that one:", "", *changes]
     return lines or ["not measured"]
@@ -109,17 +111,18 @@ def main(build: Path) -> None:
     history = (run / "training_log.csv").read_text().strip().splitlines()
     sections = {
         "How it was made": [
-            "Trained by `scripts/build_ct_model.sh` (the project's own `cohort`, `train-seg` and `evaluate-seg` commands) on a 2-core CPU, in stages: 8 epochs on generated cases (v0.1.0); fine-tuning on generated cases plus lesions inserted into the one bundled real CT, tumour-only labels trained with the marginal loss so that the unlabelled real bones are never called background (v0.2.0, 5 epochs, generator 1.0 cases); then v0.2.0 fine-tuned again the same way on a new cohort from generator 1.2 (v0.3.0: `CT_FINETUNE_INIT=<v0.2.0> scripts/build_ct_model.sh`); v0.3.1 is v0.3.0's weights with decision offsets calibrated on the validation cases (below); v0.3.2 adds the bone-edge refinement, its thresholds chosen on the generated validation cases (below).",
+            "Trained by `scripts/build_ct_model.sh` (the project's own `cohort`, `train-seg` and `evaluate-seg` commands) on a 2-core CPU, in stages: 8 epochs on generated cases (v0.1.0); fine-tuning on generated cases plus lesions inserted into the one bundled real CT, tumour-only labels trained with the marginal loss so that the unlabelled real bones are never called background (v0.2.0, 5 epochs, generator 1.0 cases); then v0.2.0 fine-tuned again the same way on a new cohort from generator 1.2 (v0.3.0, 5 epochs: `CT_FINETUNE_INIT=<v0.2.0> scripts/build_ct_model.sh`), with decision offsets (v0.3.1) and the bone-edge refinement (v0.3.2) calibrated on validation cases; then v0.3.2's weights fine-tuned the same way for 15 epochs on a new cohort from generator 1.3 (v0.4.0: `CT_FINETUNE_INIT=<v0.3.2>`), and its decision offsets and bone-edge thresholds calibrated again on the validation cases (v0.4.1, below).",
             "The test sets below were never seen in training: held-out generated cases, and held-out inserted lesions (different lesions, same real scan).",
             f"Last fine-tuning epochs run: {len(history) - 1} of the {package.metadata['training']['config']['epochs']} configured, the learning rate decaying (cosine) to the last; the package holds the best validation epoch ({package.metadata['metrics']['validation_model_grid']['epoch']}). A stopped run continues with the same command (`--resume`).",
-            "Generated cases come from generator 1.2 (docs/data-engine.md).",
+            "Generated cases come from generator 1.3 (docs/data-engine.md).",
         ],
         "Decision calibration": _calibration(package),
         "Bone-edge refinement": _bone_edges(package),
         "Results: held-out generated test cases (full pipeline, native resolution)": metrics_table(evaluations["eval-generated"]["summary"], COLUMNS) if "eval-generated" in evaluations else ["not measured"],
         "Results: held-out lesions inserted into the bundled real CT (tumour only; one real anatomy)": metrics_table(evaluations["eval-real"]["summary"], COLUMNS) if "eval-real" in evaluations else ["not measured"],
         "Baseline: classical hip-bone provider on generated test cases (where it finds no pelvis the case is refused and scores 0, tumour included)": metrics_table(evaluations["eval-classical"]["summary"], COLUMNS) if "eval-classical" in evaluations else ["not measured"],
-        "The model it was made from, on the same test cases": _previous(build),
+        "The model it was made from (before calibration), on the same test cases": _compared(build, "previous"),
+        "The bundled model it replaces, on the same test cases": _compared(build, "bundled"),
         "Training log (validation Dice on the model grid)": ["```", *history, "```"],
         "Limitations": [
             "- No real tumours: the tumours, and all but one anatomy, are generated. Performance on patients is unknown.",
