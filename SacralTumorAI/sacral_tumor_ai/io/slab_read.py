@@ -6,7 +6,8 @@ ITK's NIfTI reader holds the file's voxel buffer and the image's buffer at once 
 found by decompressing from the file's start, so a compressed file is read in a few large slabs: eight
 (4.5 decompressions of the file in all). Four slabs (2.5 decompressions) took the 1024 x 1024 x 900 CT's whole
 run to 3.96 GB, within 0.04 GB of its 4 GB target, because a slab is held twice while it is read and pasted;
-eight take it to 3.49 GB, in 57.6 s instead of 50.5 s (benchmarks/bench_ct_segmentation.py --huge --compressed).
+eight take it to 3.49 GB, in 57.6 s instead of 50.5 s (benchmarks/bench_ct_segmentation.py --huge --compressed,
+CT model v0.4.1).
 """
 
 from __future__ import annotations
