@@ -34,6 +34,10 @@ MODEL="$BUILD/ct-seg-edges"
 $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/gen-ct/datalist.json" --split test --out "$BUILD/eval-generated"
 $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/real-ct/datalist.json" --split test --structures tumor --out "$BUILD/eval-real"
 $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/gen-ct/datalist.json" --split test --provider classical --out "$BUILD/eval-classical"
+# A second generated cohort, at the generator's default (finer) scan settings, never used in training: the
+# first test set's 25 cases are one sample, and pixel size matters to the bone edges.
+[ -f "$BUILD/gen-default/datalist.json" ] || $CLI cohort --cases 25 --seed 2026 --out "$BUILD/gen-default" --no-montage
+$CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/gen-default/datalist.json" --split all --out "$BUILD/eval-generated-default"
 # The trained model before calibration, on the same test cases, for the card.
 $CLI evaluate-seg --model "$BUILD/ct-seg-ft/model" --datalist "$BUILD/gen-ct/datalist.json" --split test --out "$BUILD/eval-generated-previous"
 $CLI evaluate-seg --model "$BUILD/ct-seg-ft/model" --datalist "$BUILD/real-ct/datalist.json" --split test --structures tumor --out "$BUILD/eval-real-previous"

@@ -112,7 +112,7 @@ def _compared(build: Path, suffix: str) -> list[str]:
 
 def main(build: Path) -> None:
     run = build / "ct-seg-ft"
-    evaluations = {name: json.loads((build / name / "metrics.json").read_text()) for name in ("eval-generated", "eval-real", "eval-classical") if (build / name / "metrics.json").exists()}
+    evaluations = {name: json.loads((build / name / "metrics.json").read_text()) for name in ("eval-generated", "eval-real", "eval-classical", "eval-generated-default") if (build / name / "metrics.json").exists()}
     target = bundled_model_path("ct-seg")
     test = {name: {"summary": e["summary"], "cases": e["cases"], "seconds_per_case": e["seconds_per_case"], "provider": e["provider"]} for name, e in evaluations.items()}
     source = next((build / name for name in ("ct-seg-edges", "ct-seg-cal") if (build / name / "model.json").is_file()), run / "model")
@@ -129,6 +129,7 @@ def main(build: Path) -> None:
         "Bone-edge refinement": _bone_edges(package),
         "Results: held-out generated test cases (full pipeline, native resolution)": metrics_table(evaluations["eval-generated"]["summary"], COLUMNS) if "eval-generated" in evaluations else ["not measured"],
         "Results: held-out lesions inserted into the bundled real CT (tumour only; one real anatomy)": metrics_table(evaluations["eval-real"]["summary"], COLUMNS) if "eval-real" in evaluations else ["not measured"],
+        "Results: a second generated cohort, 25 new cases at the generator's default scan settings (0.6-1.0 mm pixels, 1-5 mm slices; `cohort --cases 25 --seed 2026`, all scored)": metrics_table(evaluations["eval-generated-default"]["summary"], COLUMNS) if "eval-generated-default" in evaluations else ["not measured"],
         "Baseline: classical hip-bone provider on generated test cases (where it finds no pelvis the case is refused and scores 0, tumour included)": metrics_table(evaluations["eval-classical"]["summary"], COLUMNS) if "eval-classical" in evaluations else ["not measured"],
         "The model it was made from (before calibration), on the same test cases": _compared(build, "previous"),
         "The bundled model it replaces, on the same test cases": _compared(build, "bundled"),
