@@ -17,7 +17,7 @@ import SimpleITK as sitk
 
 from sacral_tumor_ai.errors import InputImageError, itk_error_summary
 from sacral_tumor_ai.geometry import Geometry
-from sacral_tumor_ai.io.slab_read import large_volume_slab_bytes, pixel_bytes, read_in_slabs
+from sacral_tumor_ai.io.slab_read import large_volume_slab_bytes, read_in_slabs, slab_slices
 
 
 class Scan:
@@ -69,7 +69,7 @@ class Scan:
         if self._slab is None or not (self._slab[0] <= first and stop <= self._slab[1]):
             self._slab = None  # the old slab goes before the new one is read
             size = self.geometry.size
-            slices = max(stop - first, self._slab_bytes // (size[0] * size[1] * pixel_bytes(self.pixel_id)))
+            slices = max(stop - first, slab_slices(size, self.pixel_id, self._slab_bytes))
             end = min(size[2], first + slices)
             self._slab = (first, end, self.region((0, 0, first), (size[0], size[1], end - first)))
         first_read, _, image = self._slab

@@ -28,6 +28,11 @@ def pixel_bytes(pixel_id: int) -> int:
     return probe.GetSizeOfPixelComponent() * probe.GetNumberOfComponentsPerPixel()
 
 
+def slab_slices(size: tuple[int, ...], pixel_id: int, slab_bytes: int) -> int:
+    """How many whole slices (along the last axis) of a volume of ``size`` fit in ``slab_bytes``; at least one."""
+    return max(1, slab_bytes // (size[0] * size[1] * pixel_bytes(pixel_id)))
+
+
 def read_in_slabs(reader: sitk.ImageFileReader, slab_bytes: int = SLAB_BYTES) -> sitk.Image:
     """The whole 3D volume of ``reader`` (whose information is read), assembled from slabs of at most
     ``slab_bytes`` along the last axis, with the header's geometry and metadata."""
@@ -38,7 +43,7 @@ def read_in_slabs(reader: sitk.ImageFileReader, slab_bytes: int = SLAB_BYTES) ->
     image.SetDirection(reader.GetDirection())
     for key in reader.GetMetaDataKeys():
         image.SetMetaData(key, reader.GetMetaData(key))
-    slices = max(1, slab_bytes // (size[0] * size[1] * pixel_bytes(reader.GetPixelID())))
+    slices = slab_slices(size, reader.GetPixelID(), slab_bytes)
     for first in range(0, size[2], slices):
         count = min(slices, size[2] - first)
         reader.SetExtractIndex([0, 0, first])
