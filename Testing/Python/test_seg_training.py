@@ -125,3 +125,37 @@ def test_left_right_mirroring_swaps_the_hip_labels_and_is_seeded() -> None:
 
     assert mirrored_or_not(4) == mirrored_or_not(4) and len(set(mirrored_or_not(4))) == 2
     assert any(isinstance(t, RandMirrorLeftRightd) for t in training_transforms(spec, 2, 0.5).transforms)
+
+
+def test_class_weighted_crops_centre_small_tumours_by_their_weight() -> None:
+    import numpy as np
+
+    from sacral_tumor_ai.errors import SacralTumorAIError
+    from sacral_tumor_ai.labels import SACRUM, TUMOR
+    from sacral_tumor_ai.training.seg_data import crop_class_ratios, training_transforms
+
+    from dataclasses import replace
+
+    spec = replace(SegTrainingConfig(datalist="unused", out="unused").spec(), patch_size=(8, 8, 8))
+    # A 2-voxel tumour in one corner beside a large sacrum: voxel-uniform foreground centres would almost
+    # never land on it.
+    label = np.zeros((1, 40, 40, 40), np.uint8)
+    label[0, 8:36, 8:36, 8:36] = SACRUM.value
+    label[0, 1, 1, 1:3] = TUMOR.value
+    image = np.zeros((2, 40, 40, 40), np.float32)
+
+    def tumour_patches(weights: dict[str, float] | None) -> int:
+        transforms = training_transforms(spec, 4, crop_weights=weights)
+        transforms.set_random_state(3)
+        patches = [p for _ in range(10) for p in transforms({"image": image, "label": label})]
+        assert all(tuple(p["label"].shape) == (1, 8, 8, 8) for p in patches)
+        return sum(bool((p["label"] == TUMOR.value).any()) for p in patches)
+
+    assert tumour_patches({"tumor": 1.0}) == 40  # every patch holds the tumour
+    assert tumour_patches(None) < 10
+    weighted = tumour_patches({"background": 1.0, "tumor": 1.0, "sacrum": 2.0})
+    assert 3 <= weighted <= 22  # about a quarter of 40
+    ratios = crop_class_ratios(spec, {"tumor": 2.0, "background": 1.0})
+    assert (ratios[0], ratios[TUMOR.value], ratios[SACRUM.value]) == (1.0, 2.0, 0.0)
+    with pytest.raises(SacralTumorAIError, match="unknown labels"):
+        crop_class_ratios(spec, {"tumour": 1.0})

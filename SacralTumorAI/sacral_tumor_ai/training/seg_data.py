@@ -74,19 +74,49 @@ class RandMirrorLeftRightd(RandomizableTransform):
         return result
 
 
-def training_transforms(spec: CTModelSpec, samples_per_case: int, mirror_probability: float = 0.0):
-    """Random patches centred on foreground or background, optional left-right mirroring with the sided
-    labels swapped (:class:`RandMirrorLeftRightd`), small rotations/scaling, intensity jitter."""
+def crop_class_ratios(spec: CTModelSpec, weights: dict[str, float]) -> list[float]:
+    """Patch-centre weight per labelmap value (index = value) from {"background" or label name: weight};
+    values not named get 0. Unknown names are refused rather than silently ignored."""
+    values = dict(zip(("background", *spec.output_labels), spec.label_values()))
+    unknown = sorted(set(weights) - set(values))
+    if unknown:
+        raise SacralTumorAIError(f"crop weights for unknown labels {unknown}; known: {sorted(values)}")
+    ratios = [0.0] * (max(values.values()) + 1)
+    for name, weight in weights.items():
+        ratios[values[name]] = float(weight)
+    return ratios
+
+
+def _patch_crop(spec: CTModelSpec, roi: tuple[int, ...], samples_per_case: int, crop_weights: dict[str, float] | None):
+    from monai import transforms as T
+
+    if not crop_weights:
+        # Centres on any labelled voxel twice as often as on background: voxel-uniform, so mostly bone.
+        return T.RandCropByPosNegLabeld(
+            keys=("image", "label"), label_key="label", spatial_size=roi, pos=2.0, neg=1.0, num_samples=samples_per_case,
+        )
+    ratios = crop_class_ratios(spec, crop_weights)
+    # Centres drawn per class, so a small tumour gets its share of patches however few voxels it has. A class
+    # absent from a case (bones in a tumour-only label) gets no patches there; warn=False keeps that quiet.
+    return T.RandCropByLabelClassesd(
+        keys=("image", "label"), label_key="label", spatial_size=roi, ratios=ratios, num_classes=len(ratios),
+        num_samples=samples_per_case, warn=False,
+    )
+
+
+def training_transforms(
+    spec: CTModelSpec, samples_per_case: int, mirror_probability: float = 0.0, crop_weights: dict[str, float] | None = None,
+):
+    """Random patches centred on foreground or background (or per class, by ``crop_weights``), optional
+    left-right mirroring with the sided labels swapped (:class:`RandMirrorLeftRightd`), small
+    rotations/scaling, intensity jitter."""
     from monai import transforms as T
 
     roi = tuple(reversed(spec.patch_size))
     return T.Compose(
         [
             T.SpatialPadd(keys=("image", "label"), spatial_size=roi, constant_values=0),
-            T.RandCropByPosNegLabeld(
-                keys=("image", "label"), label_key="label", spatial_size=roi, pos=2.0, neg=1.0,
-                num_samples=samples_per_case,
-            ),
+            _patch_crop(spec, roi, samples_per_case, crop_weights),
             RandMirrorLeftRightd(spec, mirror_probability),
             T.RandAffined(
                 keys=("image", "label"), prob=0.3, rotate_range=(0.26, 0.26, 0.26), scale_range=(0.1, 0.1, 0.1),

@@ -46,6 +46,8 @@ class SegTrainingConfig:
     batch_size: int = 2
     samples_per_case: int = 2
     mirror_probability: float = 0.0  # left-right mirroring with hip labels swapped (RandMirrorLeftRightd)
+    # Patch-centre weight per class ("background" or a label name); None = foreground:background 2:1 by voxel
+    crop_weights: dict[str, float] | None = None
     learning_rate: float = 2e-3
     weight_decay: float = 1e-5
     warmup_epochs: int = 2
@@ -179,7 +181,7 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
             log(f"resuming after epoch {start_epoch} (best mean validation Dice {best:.4f})")
 
     train_spec = replace(spec, patch_size=tuple(config.train_patch_size or spec.patch_size))
-    dataset = Dataset(training_cases, training_transforms(train_spec, config.samples_per_case, config.mirror_probability))
+    dataset = Dataset(training_cases, training_transforms(train_spec, config.samples_per_case, config.mirror_probability, config.crop_weights))
     for epoch in range(start_epoch, config.epochs):
         set_determinism(config.seed * 1000 + epoch * 10 + group.rank)
         sampler = DistributedSampler(dataset, group.world_size, group.rank, seed=config.seed) if group.distributed else None
