@@ -128,13 +128,13 @@ def test_left_right_mirroring_swaps_the_hip_labels_and_is_seeded() -> None:
 
 
 def test_class_weighted_crops_centre_small_tumours_by_their_weight() -> None:
+    from dataclasses import replace
+
     import numpy as np
 
     from sacral_tumor_ai.errors import SacralTumorAIError
     from sacral_tumor_ai.labels import SACRUM, TUMOR
     from sacral_tumor_ai.training.seg_data import crop_class_ratios, training_transforms
-
-    from dataclasses import replace
 
     spec = replace(SegTrainingConfig(datalist="unused", out="unused").spec(), patch_size=(8, 8, 8))
     # A 2-voxel tumour in one corner beside a large sacrum: voxel-uniform foreground centres would almost
