@@ -12,12 +12,12 @@ from sacral_tumor_ai.labels import TUMOR
 from sacral_tumor_ai.phantom.anatomy import Pelvis
 from sacral_tumor_ai.phantom.body import Body
 from sacral_tumor_ai.phantom.classes import TumourClass, class_by_name, sample_age, sample_class, sample_sex
-from sacral_tumor_ai.phantom.ct import compute_fields, render
+from sacral_tumor_ai.phantom.ct import SUB_VOXEL_MM, compute_fields, render
 from sacral_tumor_ai.phantom.grid import Grid
 from sacral_tumor_ai.phantom.pose import Pose
 from sacral_tumor_ai.phantom.tumours import Tumour, sample_tumour
 
-GENERATOR_VERSION = "1.3"  # 1.1: pubic bones reach the symphysis; the acetabular cup is hollow. 1.2 (MRI only): class-specific tumour T1-w/T2-w signal, fat-suppressed T2-w in half the studies. 1.3: the sacral alae stop 3 mm short of the hip bones (an open SI joint; they met, bone on bone, at the upper sacrum)
+GENERATOR_VERSION = "1.4"  # 1.1: pubic bones reach the symphysis; the acetabular cup is hollow. 1.2 (MRI only): class-specific tumour T1-w/T2-w signal, fat-suppressed T2-w in half the studies. 1.3: the sacral alae stop 3 mm short of the hip bones (an open SI joint; they met, bone on bone, at the upper sacrum). 1.4 (CT only): partial volume (each voxel averages sub-voxels of at most 1.25 mm; thick slices and coarse pixels were point-sampled, so a 3 mm voxel showed a cortex at full density or not at all) and a pelvic cortex of 0.6-1.4 mm (was 1.5-3 mm)
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,9 @@ def generate_case(seed: int, index: int, settings: ScanSettings = ScanSettings()
     tumour_class, sex, age, pelvis, body, tumour, pose, grid = (
         patient.tumour_class, patient.sex, patient.age, patient.pelvis, patient.body, patient.tumour, patient.pose, patient.grid
     )
-    fields = compute_fields(grid, pose, pelvis, body, tumour, rng)
-    hu, labels = render(fields, tumour, rng, age, grid.spacing, float(rng.uniform(*settings.noise_hu)))
+    sub_grid, block = grid.supersampled(SUB_VOXEL_MM)
+    fields = compute_fields(sub_grid, pose, pelvis, body, tumour, rng)
+    hu, labels = render(fields, tumour, rng, age, grid.spacing, float(rng.uniform(*settings.noise_hu)), block)
     image = sitk.GetImageFromArray(hu)
     image.SetSpacing(grid.spacing)
     image.SetOrigin(grid.origin)

@@ -1,8 +1,10 @@
 """Render a generated patient as a noncontrast CT in HU, with exact labels.
 
 Distances are computed on the coarse grid and interpolated; every threshold is taken at full resolution.
-Cortical bone is the outer 1.5-3 mm of each bone; scanner blur and noise come last, so the labels stay exact
-while the image shows partial volume like a real scan.
+Tissues are drawn on sub-voxels no larger than ``SUB_VOXEL_MM`` and averaged into each voxel, as a detector
+element integrates what it sees: a 3 mm voxel across a 1 mm cortex shows a few hundred HU, not the cortex's
+value or nothing (point sampling would alias it). Scanner blur and noise come last. Labels are the structure at
+each voxel's centre, so they stay exact while the image shows partial volume like a real scan.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from scipy import ndimage
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR
 from sacral_tumor_ai.phantom.anatomy import Pelvis
 from sacral_tumor_ai.phantom.body import Body
-from sacral_tumor_ai.phantom.grid import Grid
+from sacral_tumor_ai.phantom.grid import Grid, block_centres, block_mean
 from sacral_tumor_ai.phantom.pose import Pose
 from sacral_tumor_ai.phantom.tumours import Tumour, tumour_hu
 
 AIR, FAT, MUSCLE, FLUID, GAS, BOWEL = -1000.0, -100.0, 50.0, 8.0, -950.0, 25.0
+SUB_VOXEL_MM = 1.25  # finer than the thinnest cortex's blur (PSF_MM), coarse enough to keep generation fast
+PSF_MM = 0.6  # Gaussian sigma of the scanner's point spread, in every direction
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,10 @@ def _bone_hu(distance: np.ndarray, cortex_mm: float, cortical: float, cancellous
     return cancellous + (cortical - cancellous) * weight
 
 
-def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age: float, spacing, noise_hu: float) -> tuple[np.ndarray, np.ndarray]:
-    """(HU as int16, labels as uint8), both z-y-x."""
+def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age: float, spacing, noise_hu: float,
+           block: tuple[int, int, int] = (1, 1, 1)) -> tuple[np.ndarray, np.ndarray]:
+    """(HU as int16, labels as uint8), both z-y-x, on the grid of ``spacing`` (x, y, z mm); ``fields`` lie on
+    that grid with each voxel split into ``block`` (x, y, z) sub-voxels (``Grid.supersampled``)."""
     hu = np.full(fields.body.shape, AIR, np.float32)
     inside = fields.body < 0
     hu[inside] = MUSCLE + 6.0 * fields.texture[inside]
@@ -86,34 +92,43 @@ def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age:
     # Bone density falls with age (osteoporosis), cortex thins.
     cancellous = float(np.clip(rng.normal(260 - 1.6 * age, 30), 80, 400))
     cortical = float(rng.uniform(1100, 1500))
-    cortex = float(rng.uniform(1.5, 3.0))
+    cortex = float(rng.uniform(0.6, 1.4))
     for field in (fields.other_bone, fields.sacrum, fields.hip_left, fields.hip_right):
         bone = field < 0
         hu[bone] = _bone_hu(field[bone], cortex, cortical, cancellous) + 20.0 * fields.texture[bone]
     if tumour is not None and fields.tumour is not None:
         _render_tumour(hu, fields, tumour, inside, cortical, cancellous)
-    labels = label_fields(fields)
-    hu = ndimage.gaussian_filter(hu, sigma=(0.35, 0.6 / spacing[1], 0.6 / spacing[0]))
+    labels = label_fields(fields, block)
+    hu = ndimage.gaussian_filter(block_mean(hu, block), sigma=tuple(PSF_MM / s for s in reversed(spacing)))
     noise = ndimage.gaussian_filter(rng.standard_normal(hu.shape, dtype=np.float32), 0.6) * np.float32(noise_hu * 2.2)
     hu += noise
     return np.clip(np.round(hu), -1024, 3071).astype(np.int16), labels
 
 
-def label_fields(fields: Fields) -> np.ndarray:
-    """The exact labelmap (uint8, z-y-x) of the fields: bones, then the tumour (inside the body) over them."""
-    labels = np.zeros(fields.body.shape, np.uint8)
+def label_fields(fields: Fields, block: tuple[int, int, int] = (1, 1, 1)) -> np.ndarray:
+    """The exact labelmap (uint8, z-y-x) of the fields at the centres of ``block``-sized voxels: bones, then the
+    tumour (inside the body) over them."""
+    def centres(field: np.ndarray) -> np.ndarray:
+        return block_centres(field, block)
+
+    body = centres(fields.body)
+    labels = np.zeros(body.shape, np.uint8)
     for field, value in ((fields.sacrum, SACRUM.value), (fields.hip_left, HIP_LEFT.value), (fields.hip_right, HIP_RIGHT.value)):
-        labels[field < 0] = value
+        labels[centres(field) < 0] = value
     if fields.tumour is not None:
-        labels[(fields.tumour < 0) & (fields.body < 0)] = TUMOR.value
+        labels[(centres(fields.tumour) < 0) & (body < 0)] = TUMOR.value
     return labels
 
 
 def _render_tumour(hu, fields: Fields, tumour: Tumour, inside, cortical: float, cancellous: float) -> None:
+    def bone_distance(where: np.ndarray) -> np.ndarray:
+        """Distance to the nearest hip bone or sacrum, only where asked (the tumour is small; the grid is not)."""
+        return np.minimum(np.minimum(fields.sacrum[where], fields.hip_left[where]), fields.hip_right[where])
+
     mass = (fields.tumour < 0) & inside
-    any_bone = np.minimum.reduce([fields.sacrum, fields.hip_left, fields.hip_right])
     shells = fields.calcification[mass] if fields.calcification is not None else None
-    hu[mass] = tumour_hu(tumour, fields.tumour[mass], fields.texture[mass], shells, any_bone[mass] < 0, cancellous + 60.0)
+    hu[mass] = tumour_hu(tumour, fields.tumour[mass], fields.texture[mass], shells, bone_distance(mass) < 0, cancellous + 60.0)
     if tumour.expansile:
-        rim = (np.abs(fields.tumour) < 1.2) & (any_bone < 12.0) & inside
+        rim = (np.abs(fields.tumour) < 1.2) & inside
+        rim[rim] = bone_distance(rim) < 12.0
         hu[rim] = 0.6 * cortical

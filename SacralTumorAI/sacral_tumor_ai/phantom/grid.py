@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 
@@ -23,8 +25,16 @@ class Grid:
     @classmethod
     def around(cls, size, spacing, centre, coarse_mm: float = 3.0) -> Grid:
         origin = tuple(c - (n - 1) * s / 2 for c, n, s in zip(centre, size, spacing))
-        factor = tuple(max(1, int(round(coarse_mm / s))) for s in spacing)
-        return cls(tuple(size), tuple(spacing), origin, factor)
+        return cls(tuple(size), tuple(spacing), origin, _coarse_factor(spacing, coarse_mm))
+
+    def supersampled(self, step_mm: float, coarse_mm: float = 3.0) -> tuple[Grid, tuple[int, int, int]]:
+        """A grid that splits each voxel into ``block`` (x, y, z) sub-voxels no larger than ``step_mm``, so a
+        renderer can average them back into one voxel: the partial volume of a real detector element."""
+        block = tuple(max(1, math.ceil(s / step_mm - 1e-6)) for s in self.spacing)
+        spacing = tuple(s / k for s, k in zip(self.spacing, block))
+        size = tuple(n * k for n, k in zip(self.size, block))
+        origin = tuple(o - s / 2 + f / 2 for o, s, f in zip(self.origin, self.spacing, spacing))
+        return Grid(size, spacing, origin, _coarse_factor(spacing, coarse_mm)), block
 
     def coarse_axes(self) -> list[np.ndarray]:
         """Physical coordinates of the coarse samples along x, y, z (covering the whole output grid)."""
@@ -40,19 +50,54 @@ class Grid:
 
     def upsample(self, coarse: np.ndarray) -> np.ndarray:
         """Linear interpolation of a coarse (z, y, x) field onto the output grid."""
-        result = coarse
-        for axis, (n, f) in zip((2, 1, 0), zip(self.size, self.factor)):
-            if f == 1:
-                result = np.take(result, np.arange(n), axis=axis)
-                continue
-            position = np.arange(n) / f
-            low = position.astype(np.int64)
-            weight = (position - low).astype(np.float32)
-            shape = [1, 1, 1]
-            shape[axis] = n
-            weight = weight.reshape(shape)
-            result = np.take(result, low, axis=axis) * (1 - weight) + np.take(result, low + 1, axis=axis) * weight
-        return result.astype(np.float32)
+        result = np.asarray(coarse, np.float32)
+        # The axis that grows most goes last, so the earlier passes work on smaller arrays.
+        for axis, n, f in sorted(zip((2, 1, 0), self.size, self.factor), key=lambda step: step[2]):
+            result = _interpolate_axis(result, axis, n, f)
+        return result
+
+
+def block_mean(array: np.ndarray, block: tuple[int, int, int]) -> np.ndarray:
+    """Mean over each ``block`` (x, y, z) of a (z, y, x) array: sub-voxels back to voxels."""
+    if block == (1, 1, 1):
+        return array
+    kx, ky, kz = block
+    nz, ny, nx = (n // k for n, k in zip(array.shape, (kz, ky, kx)))
+    return array.reshape(nz, kz, ny, ky, nx, kx).mean(axis=(1, 3, 5), dtype=np.float32)
+
+
+def block_centres(array: np.ndarray, block: tuple[int, int, int]) -> np.ndarray:
+    """The value at each block's centre (the mean of the two middle sub-voxels along an even block side):
+    a linearly interpolated field sampled at the voxel centres of the unsplit grid."""
+    result = array
+    for axis, k in zip((2, 1, 0), block):
+        if k == 1:
+            continue
+        moved = np.moveaxis(result, axis, 0)
+        split = moved.reshape(moved.shape[0] // k, k, *moved.shape[1:])
+        middle = split[:, k // 2] if k % 2 else 0.5 * (split[:, k // 2 - 1] + split[:, k // 2])
+        result = np.moveaxis(middle, 0, axis)
+    return np.ascontiguousarray(result)
+
+
+def _interpolate_axis(values: np.ndarray, axis: int, n: int, f: int) -> np.ndarray:
+    """``n`` samples along ``axis``, ``f`` per coarse interval, linearly interpolated (written in one pass)."""
+    if f == 1:
+        return values[(slice(None),) * axis + (slice(0, n),)]
+    intervals = -(-n // f)
+    before = (slice(None),) * axis
+    low = values[before + (slice(0, intervals),)]
+    rise = values[before + (slice(1, intervals + 1),)] - low
+    weight = (np.arange(f, dtype=np.float32) / f).reshape((1,) * (axis + 1) + (f,) + (1,) * (values.ndim - axis - 1))
+    out = np.empty(low.shape[: axis + 1] + (f,) + low.shape[axis + 1 :], np.float32)
+    np.multiply(np.expand_dims(rise, axis + 1), weight, out=out)
+    out += np.expand_dims(low, axis + 1)
+    merged = out.reshape(low.shape[:axis] + (intervals * f,) + low.shape[axis + 1 :])
+    return merged[before + (slice(0, n),)]
+
+
+def _coarse_factor(spacing, coarse_mm: float) -> tuple[int, int, int]:
+    return tuple(max(1, int(round(coarse_mm / s))) for s in spacing)
 
 
 def _mesh(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
