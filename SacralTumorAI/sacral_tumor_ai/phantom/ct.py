@@ -22,7 +22,7 @@ from sacral_tumor_ai.phantom.pose import Pose
 from sacral_tumor_ai.phantom.tumours import Tumour, tumour_hu
 
 AIR, FAT, MUSCLE, FLUID, GAS, BOWEL = -1000.0, -100.0, 50.0, 8.0, -950.0, 25.0
-SUB_VOXEL_MM = 1.25  # finer than the thinnest cortex's blur (PSF_MM), coarse enough to keep generation fast
+SUB_VOXEL_MM = 1.25  # below the blurred cortex's width (PSF FWHM about 1.4 mm); coarse enough to keep generation fast
 PSF_MM = 0.6  # Gaussian sigma of the scanner's point spread, in every direction
 
 
