@@ -19,7 +19,7 @@ def test_a_supersampled_grid_averages_back_onto_its_voxels() -> None:
     sub_grid, block = grid.supersampled(1.25)
     assert block == (1, 2, 4)
     assert sub_grid.size == (11, 18, 28)
-    x, y, z = (axis.astype(np.float64) for axis in _points(grid))
+    x, y, z = _points(grid)
     sx, sy, sz = _points(sub_grid)
     fine = _linear(sx, sy, sz)
     # Sub-voxel centres are spread evenly inside their voxel, so both the block mean and the block centre of a

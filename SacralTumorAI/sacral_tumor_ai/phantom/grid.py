@@ -2,13 +2,14 @@
 
 Anatomy is smooth at the scale of a few millimetres, so its signed distances are computed on a grid every
 ``factor`` voxels and interpolated; thresholds are then taken at full resolution, so labels stay smooth.
+A grid may also be split into sub-voxels (``Grid.supersampled``) and averaged back (``block_mean``), which
+gives a rendered image the partial volume of a real detector.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
