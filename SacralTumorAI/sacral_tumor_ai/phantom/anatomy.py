@@ -145,6 +145,12 @@ class Pelvis:
             sdf.sphere(x, y, z, trochanter, 17 * s),
         )
 
+    def femoral_diaphysis(self, z: np.ndarray) -> np.ndarray:
+        """0 down to below the lesser trochanter, rising to 1 over 30 mm into the femoral shaft (whose thick
+        cortex surrounds fatty marrow)."""
+        s = self.scale
+        return np.clip((self.acetabulum[2] - 70 * s - z) / (30 * s), 0.0, 1.0).astype(np.float32)
+
     def spine(self, x, y, z) -> np.ndarray:
         """L5 and L4 with their posterior elements (unlabelled bone above the sacrum)."""
         s = self.scale

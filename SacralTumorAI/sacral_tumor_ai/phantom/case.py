@@ -17,7 +17,7 @@ from sacral_tumor_ai.phantom.grid import Grid
 from sacral_tumor_ai.phantom.pose import Pose
 from sacral_tumor_ai.phantom.tumours import Tumour, sample_tumour
 
-GENERATOR_VERSION = "1.4"  # 1.1: pubic bones reach the symphysis; the acetabular cup is hollow. 1.2 (MRI only): class-specific tumour T1-w/T2-w signal, fat-suppressed T2-w in half the studies. 1.3: the sacral alae stop 3 mm short of the hip bones (an open SI joint; they met, bone on bone, at the upper sacrum). 1.4 (CT only): partial volume (each voxel averages sub-voxels of at most 1.25 mm; thick slices and coarse pixels were point-sampled, so a 3 mm voxel showed a cortex at full density or not at all) and a pelvic cortex of 0.6-1.4 mm (was 1.5-3 mm)
+GENERATOR_VERSION = "1.5"  # 1.1: pubic bones reach the symphysis; the acetabular cup is hollow. 1.2 (MRI only): class-specific tumour T1-w/T2-w signal, fat-suppressed T2-w in half the studies. 1.3: the sacral alae stop 3 mm short of the hip bones (an open SI joint; they met, bone on bone, at the upper sacrum). 1.4 (CT only): partial volume (each voxel averages sub-voxels of at most 1.25 mm; thick slices and coarse pixels were point-sampled, so a 3 mm voxel showed a cortex at full density or not at all) and a pelvic cortex of 0.6-1.4 mm (was 1.5-3 mm). 1.5 (CT only): fattier marrow (pelvic cancellous bone 40-380 HU, was 80-400, lower with age; the proximal femur 40-160 HU below the pelvis, down to -30; the femoral shaft a 3-6 mm cortex around yellow marrow of -90 to 10 HU)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,9 @@ class Fields:
     sacrum: np.ndarray
     hip_left: np.ndarray
     hip_right: np.ndarray
-    other_bone: np.ndarray
+    spine: np.ndarray
+    femora: np.ndarray
+    diaphysis: np.ndarray  # 0 in the upper femur and elsewhere, 1 in the femoral shaft
     tumour: np.ndarray | None
     calcification: np.ndarray | None
     texture: np.ndarray  # smooth noise in [-1, 1]-ish, for tissue texture and permeative patterns
@@ -50,7 +52,6 @@ def compute_fields(grid: Grid, pose: Pose, pelvis: Pelvis, body: Body, tumour: T
     up = grid.upsample
     loops, gas = body.bowel(x, y, z)
     texture = ndimage.gaussian_filter(rng.standard_normal(x.shape, dtype=np.float32), 1.0) * 2.5
-    other = np.minimum.reduce([pelvis.femur(x, y, z, 1), pelvis.femur(x, y, z, -1), pelvis.spine(x, y, z)])
     return Fields(
         body=up(body.outline(x, y, z)),
         pelvic_fat=up(body.pelvic_fat(x, y, z, pelvis)),
@@ -61,14 +62,17 @@ def compute_fields(grid: Grid, pose: Pose, pelvis: Pelvis, body: Body, tumour: T
         sacrum=up(pelvis.sacrum(x, y, z)),
         hip_left=up(pelvis.hip(x, y, z, 1)),
         hip_right=up(pelvis.hip(x, y, z, -1)),
-        other_bone=up(other),
+        spine=up(pelvis.spine(x, y, z)),
+        femora=up(np.minimum(pelvis.femur(x, y, z, 1), pelvis.femur(x, y, z, -1))),
+        diaphysis=up(pelvis.femoral_diaphysis(z)),
         tumour=None if tumour is None else up(tumour.field(x, y, z)),
         calcification=None if tumour is None or not tumour.calcified else up(tumour.lobe_shells(x, y, z)),
         texture=up(texture),
     )
 
 
-def _bone_hu(distance: np.ndarray, cortex_mm: float, cortical: float, cancellous: float) -> np.ndarray:
+def _bone_hu(distance: np.ndarray, cortex_mm, cortical: float, cancellous) -> np.ndarray:
+    """Cortex over cancellous bone by depth; ``cortex_mm`` and ``cancellous`` may vary per voxel."""
     depth = -distance
     weight = 1.0 / (1.0 + np.exp((depth - cortex_mm) / 0.5))
     return cancellous + (cortical - cancellous) * weight
@@ -89,13 +93,14 @@ def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age:
     hu[viscera & (fields.gas < 0)] = GAS
     hu[inside & (fields.rectum < 0)] = np.where(fields.texture[inside & (fields.rectum < 0)] > 0.8, GAS, BOWEL)
     hu[inside & (fields.bladder < 0)] = FLUID
-    # Bone density falls with age (osteoporosis), cortex thins.
-    cancellous = float(np.clip(rng.normal(260 - 1.6 * age, 30), 80, 400))
+    # Bone density falls with age (osteoporosis, marrow turning to fat), cortex thins.
+    cancellous = float(np.clip(rng.normal(230 - 1.8 * age, 35), 40, 380))
     cortical = float(rng.uniform(1100, 1500))
     cortex = float(rng.uniform(0.6, 1.4))
-    for field in (fields.other_bone, fields.sacrum, fields.hip_left, fields.hip_right):
+    for field in (fields.spine, fields.sacrum, fields.hip_left, fields.hip_right):
         bone = field < 0
         hu[bone] = _bone_hu(field[bone], cortex, cortical, cancellous) + 20.0 * fields.texture[bone]
+    _render_femora(hu, fields, rng, cortex, cortical, cancellous)
     if tumour is not None and fields.tumour is not None:
         _render_tumour(hu, fields, tumour, inside, cortical, cancellous)
     labels = label_fields(fields, block)
@@ -103,6 +108,19 @@ def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age:
     noise = ndimage.gaussian_filter(rng.standard_normal(hu.shape, dtype=np.float32), 0.6) * np.float32(noise_hu * 2.2)
     hu += noise
     return np.clip(np.round(hu), -1024, 3071).astype(np.int16), labels
+
+
+def _render_femora(hu: np.ndarray, fields: Fields, rng: np.random.Generator, cortex: float, cortical: float,
+                   cancellous: float) -> None:
+    """Proximal femora: marrow fattier than the pelvis's (an adult's proximal femur can read 0-50 HU), and in
+    the shaft a thick cortex around yellow (fatty) marrow."""
+    marrow = max(cancellous - float(rng.uniform(40, 160)), -30.0)
+    yellow = float(rng.uniform(-90, 10))
+    shaft_cortex = float(rng.uniform(3.0, 6.0))
+    bone = fields.femora < 0
+    shaft = fields.diaphysis[bone]
+    hu[bone] = _bone_hu(fields.femora[bone], cortex + shaft * (shaft_cortex - cortex), cortical,
+                        marrow + shaft * (yellow - marrow)) + 20.0 * fields.texture[bone]
 
 
 def label_fields(fields: Fields, block: tuple[int, int, int] = (1, 1, 1)) -> np.ndarray:

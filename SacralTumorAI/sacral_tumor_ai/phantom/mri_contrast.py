@@ -64,7 +64,7 @@ def tissue_map(fields: Fields, subcutaneous_mm: float, cortex_mm: float) -> np.n
     tissue[viscera & (fields.gas < 0)] = GAS
     tissue[inside & (fields.rectum < 0)] = BOWEL
     tissue[inside & (fields.bladder < 0)] = FLUID
-    for field in (fields.other_bone, fields.sacrum, fields.hip_left, fields.hip_right):
+    for field in (fields.spine, fields.femora, fields.sacrum, fields.hip_left, fields.hip_right):
         tissue[field < 0] = CORTEX
         tissue[field < -cortex_mm] = MARROW
     return tissue

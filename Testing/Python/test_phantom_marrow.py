@@ -1,0 +1,47 @@
+"""Generated CT marrow: fattier with age and in the femur, as in the real CT's proximal femur (about 40 HU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sacral_tumor_ai.phantom.case import ScanSettings, case_rng, sample_patient
+from sacral_tumor_ai.phantom.ct import compute_fields, render
+from sacral_tumor_ai.phantom.grid import Grid
+from sacral_tumor_ai.phantom.pose import Pose
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_femoral_marrow_is_fattier_than_the_pelvis_and_the_shaft_is_yellow_marrow_in_thick_cortex(seed: int) -> None:
+    rng = case_rng(seed, 0)
+    patient = sample_patient(rng, ScanSettings())
+    # Identity pose, 2 mm voxels, from the iliac crest down into the femoral shafts.
+    grid = Grid.around((200, 150, 200), (2.0, 2.0, 2.0), (0.0, 0.0, -60.0))
+    fields = compute_fields(grid, Pose.identity(), patient.pelvis, patient.body, None, rng)
+    hu, _ = render(fields, None, rng, patient.age, grid.spacing, 10.0)
+    shaft = fields.diaphysis > 0.99
+    pelvic_marrow = np.median(hu[(fields.hip_left < -5) | (fields.hip_right < -5)])
+    femoral_head_marrow = np.median(hu[(fields.femora < -8) & (fields.diaphysis == 0)])
+    shaft_marrow = np.median(hu[(fields.femora < -8) & shaft])
+    shaft_cortex = np.median(hu[(fields.femora < -1.5) & (fields.femora > -2.5) & shaft])
+    assert 40 <= pelvic_marrow <= 400
+    assert femoral_head_marrow < pelvic_marrow - 20
+    assert shaft_marrow < 20  # yellow marrow: fat with a little water
+    # 2 mm under the surface of the shaft is still cortex (3-6 mm thick); the pelvic cortex is at most 1.4 mm.
+    assert shaft_cortex > 900
+
+
+def test_pelvic_marrow_darkens_with_age() -> None:
+    young, old = [], []
+    for index in range(40):
+        rng = case_rng(7, index)
+        patient = sample_patient(rng, ScanSettings())
+        grid = Grid.around((40, 40, 40), (2.0, 2.0, 2.0), tuple(patient.pelvis.acetabulum))
+        fields = compute_fields(grid, Pose.identity(), patient.pelvis, patient.body, None, rng)
+        hu, _ = render(fields, None, rng, patient.age, grid.spacing, 10.0)
+        deep = (fields.hip_left < -4) & (fields.femora > 0)
+        if deep.sum() < 20:
+            continue
+        (young if patient.age < 45 else old).append(float(np.median(hu[deep])))
+    assert len(young) >= 5 and len(old) >= 5
+    assert np.mean(old) < np.mean(young) - 30
