@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sacral_tumor_ai.ctseg.postprocess import postprocess_labels
+from sacral_tumor_ai.ctseg.postprocess import drop_tumour_far_from_pelvis, postprocess_labels
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR
 
 VALUES = [0, TUMOR.value, HIP_LEFT.value, HIP_RIGHT.value, SACRUM.value]
@@ -35,3 +35,26 @@ def test_without_a_tumour_each_label_keeps_its_largest_piece() -> None:
     labels[2:8, 2:8, 16:20] = SACRUM.value
     result = postprocess_labels(labels, VALUES)
     assert (result[2:8, 2:8, 2:12] == SACRUM.value).all() and (result[2:8, 2:8, 16:20] == 0).all()
+
+
+def test_tumour_pieces_far_from_every_pelvic_bone_are_dropped_and_reported() -> None:
+    labels = np.zeros((20, 30, 60), np.uint8)
+    labels[5:15, 5:25, 0:10] = SACRUM.value
+    labels[5:15, 5:25, 10:16] = TUMOR.value  # grows from the sacrum
+    labels[16:18, 8:12, 2:6] = TUMOR.value  # a second piece 4 mm beside the sacrum: kept (for the largest-piece rule)
+    labels[8:12, 10:15, 40:50] = TUMOR.value  # 31 voxels (62 mm) from any bone: an organ, dropped
+    kept, dropped = drop_tumour_far_from_pelvis(labels, (2.0, 2.0, 2.0))
+    assert (kept[5:15, 5:25, 10:16] == TUMOR.value).all() and (kept[16:18, 8:12, 2:6] == TUMOR.value).all()
+    assert (kept[8:12, 10:15, 40:50] == 0).all()
+    assert dropped == [4 * 5 * 10 * 8 / 1000]
+    assert (kept[labels != TUMOR.value] == labels[labels != TUMOR.value]).all()  # bones untouched
+    # The gap is measured in mm: at 0.5 mm voxels the same far piece lies 15.5 mm away, beyond 10 mm.
+    assert drop_tumour_far_from_pelvis(labels, (0.5, 0.5, 0.5))[1] == [4 * 5 * 10 * 0.125 / 1000]
+    assert drop_tumour_far_from_pelvis(labels, (0.3, 0.3, 0.3))[1] == []  # 9.3 mm: kept
+
+
+def test_a_tumour_is_kept_when_no_bone_was_found_at_all() -> None:
+    labels = np.zeros((10, 10, 10), np.uint8)
+    labels[2:5, 2:5, 2:5] = TUMOR.value
+    kept, dropped = drop_tumour_far_from_pelvis(labels, (2.0, 2.0, 2.0))
+    assert dropped == [] and (kept == labels).all()

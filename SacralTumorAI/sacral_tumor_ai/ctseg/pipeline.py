@@ -9,6 +9,7 @@ import SimpleITK as sitk
 
 from sacral_tumor_ai.ctseg.bone_edges import HALO_SLICES, refine_bone_edges
 from sacral_tumor_ai.ctseg.inference import predict_labels
+from sacral_tumor_ai.ctseg.postprocess import TUMOUR_MAX_GAP_MM, drop_tumour_far_from_pelvis
 from sacral_tumor_ai.ctseg.preprocess import prepare_ct
 from sacral_tumor_ai.ctseg.providers import get_provider
 from sacral_tumor_ai.ctseg.resample_back import SlabRefinement
@@ -70,12 +71,17 @@ def segment_ct(
 
     mark = time.perf_counter()
     progress.step(0.85, "post-processing")
+    raw, dropped_ml = drop_tumour_far_from_pelvis(raw, tuple(reversed(grid.GetSpacing())))
     refine = _bone_edge_refinement(scan, spec, timings) if provider.segment is None else None  # the model's own bones only
     labelmap = labels_onto_input(raw, grid, scan, body, spec.label_values(), provider, progress, refine, bones_through_tumour=True)
     scan.release()  # the refinement's last slab
     timings["postprocess"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
 
-    result = measured_segmentation(labelmap, provider.name, package, timings, source, "a CT")
+    notes = [
+        f"ignored {volume:.1f} mL that the model called tumour, more than {TUMOUR_MAX_GAP_MM:.0f} mm from the hip bones and sacrum "
+        "(this model is for tumours of the sacrum and pelvis)" for volume in dropped_ml
+    ]
+    result = measured_segmentation(labelmap, provider.name, package, timings, source, "a CT", notes)
     progress.step(1.0, "done")
     return result

@@ -5,6 +5,11 @@ keeping only the bone's largest piece would erase the other (a generated Ewing s
 bone this way). So, on CT, a bone keeps its largest piece and every piece joined to it through the kept tumour.
 The MRI pipeline keeps the largest piece only: on a scan without a pelvis its stray tumour calls joined false
 bone pieces to the sacrum and defeated the "no pelvis" check (and it is not measured on MRI).
+
+Before that, on CT, tumour pieces far from every hip bone and the sacrum are dropped: the tumours this product
+is for grow from those bones, and a real CT shows organs the generated training data never did (on the
+lesion-free real CT the bundled model called 4.3 mL in the abdomen tumour, 113 mm from the nearest bone, and
+the largest-piece rule kept it).
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from collections.abc import Iterable
 import numpy as np
 from scipy import ndimage
 
-from sacral_tumor_ai.labels import TUMOR
+from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR
 
 _CONNECTIVITY = np.ones((3, 3, 3), bool)  # 26-connected
+TUMOUR_MAX_GAP_MM = 10.0  # a tumour piece with no voxel this close to a hip bone or the sacrum is dropped
 
 
 def largest_component(mask: np.ndarray, through: np.ndarray | None = None) -> np.ndarray:
@@ -46,3 +52,33 @@ def postprocess_labels(labels: np.ndarray, values: Iterable[int], bones_through_
         filled = ndimage.binary_fill_holes(result == value)
         result[filled & (result == 0)] = value
     return result
+
+
+def drop_tumour_far_from_pelvis(
+    labels: np.ndarray, spacing_zyx: tuple[float, float, float], max_gap_mm: float = TUMOUR_MAX_GAP_MM,
+) -> tuple[np.ndarray, list[float]]:
+    """``labels`` (z-y-x) without the tumour pieces that have no voxel within ``max_gap_mm`` of a voxel labelled
+    hip bone or sacrum, and the volumes (mL) of the pieces dropped, largest first. Without any bone label
+    nothing is dropped: the anatomy check reports a missing pelvis."""
+    tumour = labels == TUMOR.value
+    bones = np.isin(labels, (HIP_LEFT.value, HIP_RIGHT.value, SACRUM.value))
+    if not tumour.any() or not bones.any():
+        return labels, []
+    # Distances are needed only around the tumour: a bone outside its box, widened by the gap, is too far.
+    margin = [int(np.ceil(max_gap_mm / s)) + 1 for s in spacing_zyx]
+    found = np.nonzero(tumour)
+    box = tuple(slice(max(int(i.min()) - m, 0), int(i.max()) + m + 1) for i, m in zip(found, margin))
+    distance = ndimage.distance_transform_edt(~bones[box], sampling=spacing_zyx) if bones[box].any() else None
+    pieces, count = ndimage.label(tumour[box], structure=_CONNECTIVITY)
+    near = np.zeros(count + 1, bool)
+    if distance is not None:
+        np.maximum.at(near, pieces[pieces > 0], distance[pieces > 0] <= max_gap_mm)
+    far = ~near
+    far[0] = False
+    if not far.any():
+        return labels, []
+    voxel_ml = float(np.prod(spacing_zyx)) / 1000.0
+    sizes = np.bincount(pieces.ravel(), minlength=count + 1)
+    result = labels.copy()
+    result[box][far[pieces]] = 0
+    return result, sorted((float(sizes[i]) * voxel_ml for i in np.nonzero(far)[0]), reverse=True)
