@@ -145,11 +145,16 @@ class Pelvis:
             sdf.sphere(x, y, z, trochanter, 17 * s),
         )
 
-    def femoral_diaphysis(self, z: np.ndarray) -> np.ndarray:
-        """0 down to below the lesser trochanter, rising to 1 over 30 mm into the femoral shaft (whose thick
-        cortex surrounds fatty marrow)."""
+    def femoral_marrow_region(self, x, y, z) -> np.ndarray:
+        """+1 in the femoral heads (dense marrow of compressive trabeculae), 0 in the necks and trochanters
+        (the fattiest marrow), falling to -1 over 30 mm from below the lesser trochanter into the shaft (a thick
+        cortex around yellow marrow). Smooth, so that the renderer can blend the three."""
         s = self.scale
-        return np.clip((self.acetabulum[2] - 70 * s - z) / (30 * s), 0.0, 1.0).astype(np.float32)
+        ax, ay, az = self.acetabulum
+        to_centre = np.minimum(np.sqrt((x - ax) ** 2 + (y - ay) ** 2 + (z - az) ** 2), np.sqrt((x + ax) ** 2 + (y - ay) ** 2 + (z - az) ** 2))
+        head = np.clip((self.femoral_head + 2 * s - to_centre) / (6 * s), 0.0, 1.0)
+        shaft = np.clip((az - 70 * s - z) / (30 * s), 0.0, 1.0)
+        return (head - shaft).astype(np.float32)
 
     def spine(self, x, y, z) -> np.ndarray:
         """L5 and L4 with their posterior elements (unlabelled bone above the sacrum)."""

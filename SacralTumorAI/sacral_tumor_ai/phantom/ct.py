@@ -41,7 +41,7 @@ class Fields:
     hip_right: np.ndarray
     spine: np.ndarray
     femora: np.ndarray
-    diaphysis: np.ndarray  # 0 in the upper femur and elsewhere, 1 in the femoral shaft
+    femoral_region: np.ndarray  # +1 femoral heads, 0 necks and trochanters (and elsewhere), -1 femoral shafts
     tumour: np.ndarray | None
     calcification: np.ndarray | None
     texture: np.ndarray  # smooth noise in [-1, 1]-ish, for tissue texture and permeative patterns
@@ -64,7 +64,7 @@ def compute_fields(grid: Grid, pose: Pose, pelvis: Pelvis, body: Body, tumour: T
         hip_right=up(pelvis.hip(x, y, z, -1)),
         spine=up(pelvis.spine(x, y, z)),
         femora=up(np.minimum(pelvis.femur(x, y, z, 1), pelvis.femur(x, y, z, -1))),
-        diaphysis=up(pelvis.femoral_diaphysis(z)),
+        femoral_region=up(pelvis.femoral_marrow_region(x, y, z)),
         tumour=None if tumour is None else up(tumour.field(x, y, z)),
         calcification=None if tumour is None or not tumour.calcified else up(tumour.lobe_shells(x, y, z)),
         texture=up(texture),
@@ -112,15 +112,17 @@ def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age:
 
 def _render_femora(hu: np.ndarray, fields: Fields, rng: np.random.Generator, cortex: float, cortical: float,
                    cancellous: float) -> None:
-    """Proximal femora: marrow fattier than the pelvis's (an adult's proximal femur can read 0-50 HU), and in
-    the shaft a thick cortex around yellow (fatty) marrow."""
-    marrow = max(cancellous - float(rng.uniform(40, 160)), -30.0)
+    """Proximal femora: a head denser than the pelvis (compressive trabeculae), a neck and trochanters fattier
+    than it (an adult's can read 0-50 HU), and in the shaft a thick cortex around yellow (fatty) marrow."""
+    dense = min(cancellous + float(rng.uniform(20, 120)), 420.0)
+    fatty = max(cancellous - float(rng.uniform(40, 160)), -30.0)
     yellow = float(rng.uniform(-90, 10))
     shaft_cortex = float(rng.uniform(3.0, 6.0))
     bone = fields.femora < 0
-    shaft = fields.diaphysis[bone]
-    hu[bone] = _bone_hu(fields.femora[bone], cortex + shaft * (shaft_cortex - cortex), cortical,
-                        marrow + shaft * (yellow - marrow)) + 20.0 * fields.texture[bone]
+    region = fields.femoral_region[bone]
+    head, shaft = np.clip(region, 0, 1), np.clip(-region, 0, 1)
+    marrow = fatty + head * (dense - fatty) + shaft * (yellow - fatty)
+    hu[bone] = _bone_hu(fields.femora[bone], cortex + shaft * (shaft_cortex - cortex), cortical, marrow) + 20.0 * fields.texture[bone]
 
 
 def label_fields(fields: Fields, block: tuple[int, int, int] = (1, 1, 1)) -> np.ndarray:
