@@ -78,10 +78,16 @@ def segment_ct(
     timings["postprocess"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
 
-    notes = [
-        f"ignored {volume:.1f} mL that the model called tumour, more than {TUMOUR_MAX_GAP_MM:.0f} mm from the hip bones and sacrum "
-        "(this model is for tumours of the sacrum and pelvis)" for volume in dropped_ml
-    ]
+    notes = [_dropped_tumour_note(dropped_ml)] if dropped_ml else []
     result = measured_segmentation(labelmap, provider.name, package, timings, source, "a CT", notes)
     progress.step(1.0, "done")
     return result
+
+
+def _dropped_tumour_note(volumes_ml: list[float]) -> str:
+    """One warning for all the tumour pieces dropped far from the pelvis (most are specks)."""
+    pieces = f"{len(volumes_ml)} pieces, {sum(volumes_ml):.1f} mL in all" if len(volumes_ml) > 1 else f"{volumes_ml[0]:.1f} mL"
+    return (
+        f"ignored what the model called tumour more than {TUMOUR_MAX_GAP_MM:.0f} mm from the hip bones and sacrum "
+        f"({pieces}): this model is for tumours of the sacrum and pelvis"
+    )
