@@ -151,7 +151,8 @@ class Pelvis:
         cortex around yellow marrow). Smooth, so that the renderer can blend the three."""
         s = self.scale
         ax, ay, az = self.acetabulum
-        to_centre = np.minimum(np.sqrt((x - ax) ** 2 + (y - ay) ** 2 + (z - az) ** 2), np.sqrt((x + ax) ** 2 + (y - ay) ** 2 + (z - az) ** 2))
+        around = (y - ay) ** 2 + (z - az) ** 2
+        to_centre = np.sqrt(np.minimum((x - ax) ** 2, (x + ax) ** 2) + around)  # the nearer of the two heads
         head = np.clip((self.femoral_head + 2 * s - to_centre) / (6 * s), 0.0, 1.0)
         shaft = np.clip((az - 70 * s - z) / (30 * s), 0.0, 1.0)
         return (head - shaft).astype(np.float32)

@@ -71,7 +71,7 @@ def compute_fields(grid: Grid, pose: Pose, pelvis: Pelvis, body: Body, tumour: T
     )
 
 
-def _bone_hu(distance: np.ndarray, cortex_mm, cortical: float, cancellous) -> np.ndarray:
+def _bone_hu(distance: np.ndarray, cortex_mm: float | np.ndarray, cortical: float, cancellous: float | np.ndarray) -> np.ndarray:
     """Cortex over cancellous bone by depth; ``cortex_mm`` and ``cancellous`` may vary per voxel."""
     depth = -distance
     weight = 1.0 / (1.0 + np.exp((depth - cortex_mm) / 0.5))
