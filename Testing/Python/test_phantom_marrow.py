@@ -3,23 +3,22 @@ real CT's proximal femur reads about 40 HU there) and yellow in the shaft."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
-from sacral_tumor_ai.phantom.case import ScanSettings, case_rng, sample_patient
-from sacral_tumor_ai.phantom.ct import compute_fields, render
+from sacral_tumor_ai.phantom.anatomy import Pelvis
+from sacral_tumor_ai.phantom.case import Patient, ScanSettings, case_rng, sample_patient
+from sacral_tumor_ai.phantom.ct import Fields, compute_fields, render
 from sacral_tumor_ai.phantom.grid import Grid
 from sacral_tumor_ai.phantom.pose import Pose
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_femoral_heads_are_dense_necks_fatty_and_shafts_yellow_marrow_in_thick_cortex(seed: int) -> None:
-    rng = case_rng(seed, 0)
-    patient = sample_patient(rng, ScanSettings())
-    # Identity pose, 2 mm voxels, from the iliac crest down into the femoral shafts.
-    grid = Grid.around((200, 150, 200), (2.0, 2.0, 2.0), (0.0, 0.0, -60.0))
-    fields = compute_fields(grid, Pose.identity(), patient.pelvis, patient.body, None, rng)
-    hu, _ = render(fields, None, rng, patient.age, grid.spacing, 10.0)
+    # 2 mm voxels, from the iliac crest down into the femoral shafts.
+    _, fields, hu = _rendered(seed, 0, lambda _: Grid.around((200, 150, 200), (2.0, 2.0, 2.0), (0.0, 0.0, -60.0)))
     shaft = fields.femoral_region < -0.99
     pelvic_marrow = np.median(hu[(fields.hip_left < -5) | (fields.hip_right < -5)])
     head_marrow = np.median(hu[(fields.femora < -8) & (fields.femoral_region > 0.99)])
@@ -38,14 +37,20 @@ def test_femoral_heads_are_dense_necks_fatty_and_shafts_yellow_marrow_in_thick_c
 def test_pelvic_marrow_darkens_with_age() -> None:
     young, old = [], []
     for index in range(40):
-        rng = case_rng(7, index)
-        patient = sample_patient(rng, ScanSettings())
-        grid = Grid.around((40, 40, 40), (2.0, 2.0, 2.0), tuple(patient.pelvis.acetabulum))
-        fields = compute_fields(grid, Pose.identity(), patient.pelvis, patient.body, None, rng)
-        hu, _ = render(fields, None, rng, patient.age, grid.spacing, 10.0)
+        patient, fields, hu = _rendered(7, index, lambda pelvis: Grid.around((40, 40, 40), (2.0, 2.0, 2.0), tuple(pelvis.acetabulum)))
         deep = (fields.hip_left < -4) & (fields.femora > 0)
         if deep.sum() < 20:
             continue
         (young if patient.age < 45 else old).append(float(np.median(hu[deep])))
     assert len(young) >= 5 and len(old) >= 5
     assert np.mean(old) < np.mean(young) - 30
+
+
+def _rendered(seed: int, index: int, grid_of: Callable[[Pelvis], Grid]) -> tuple[Patient, Fields, np.ndarray]:
+    """Patient ``index`` of cohort ``seed`` rendered without a tumour, in the identity pose, on ``grid_of`` its pelvis."""
+    rng = case_rng(seed, index)
+    patient = sample_patient(rng, ScanSettings())
+    grid = grid_of(patient.pelvis)
+    fields = compute_fields(grid, Pose.identity(), patient.pelvis, patient.body, None, rng)
+    hu, _ = render(fields, None, rng, patient.age, grid.spacing, 10.0)
+    return patient, fields, hu

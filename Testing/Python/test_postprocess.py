@@ -8,6 +8,7 @@ from sacral_tumor_ai.ctseg.postprocess import drop_tumour_far_from_pelvis, postp
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR
 
 VALUES = [0, TUMOR.value, HIP_LEFT.value, HIP_RIGHT.value, SACRUM.value]
+BONES = VALUES[2:]
 
 
 def test_a_bone_cut_in_two_by_its_tumour_keeps_both_pieces_and_loses_stray_islands() -> None:
@@ -43,18 +44,18 @@ def test_tumour_pieces_far_from_every_pelvic_bone_are_dropped_and_reported() -> 
     labels[5:15, 5:25, 10:16] = TUMOR.value  # grows from the sacrum
     labels[16:18, 8:12, 2:6] = TUMOR.value  # a second piece 4 mm beside the sacrum: kept (for the largest-piece rule)
     labels[8:12, 10:15, 40:50] = TUMOR.value  # 31 voxels (62 mm) from any bone: an organ, dropped
-    kept, dropped = drop_tumour_far_from_pelvis(labels, (2.0, 2.0, 2.0))
+    kept, dropped = drop_tumour_far_from_pelvis(labels, BONES, (2.0, 2.0, 2.0))
     assert (kept[5:15, 5:25, 10:16] == TUMOR.value).all() and (kept[16:18, 8:12, 2:6] == TUMOR.value).all()
     assert (kept[8:12, 10:15, 40:50] == 0).all()
     assert dropped == [4 * 5 * 10 * 8 / 1000]
     assert (kept[labels != TUMOR.value] == labels[labels != TUMOR.value]).all()  # bones untouched
     # The gap is measured in mm: at 0.5 mm voxels the same far piece lies 15.5 mm away, beyond 10 mm.
-    assert drop_tumour_far_from_pelvis(labels, (0.5, 0.5, 0.5))[1] == [4 * 5 * 10 * 0.125 / 1000]
-    assert drop_tumour_far_from_pelvis(labels, (0.3, 0.3, 0.3))[1] == []  # 9.3 mm: kept
+    assert drop_tumour_far_from_pelvis(labels, BONES, (0.5, 0.5, 0.5))[1] == [4 * 5 * 10 * 0.125 / 1000]
+    assert drop_tumour_far_from_pelvis(labels, BONES, (0.3, 0.3, 0.3))[1] == []  # 9.3 mm: kept
 
 
 def test_a_tumour_is_kept_when_no_bone_was_found_at_all() -> None:
     labels = np.zeros((10, 10, 10), np.uint8)
     labels[2:5, 2:5, 2:5] = TUMOR.value
-    kept, dropped = drop_tumour_far_from_pelvis(labels, (2.0, 2.0, 2.0))
+    kept, dropped = drop_tumour_far_from_pelvis(labels, BONES, (2.0, 2.0, 2.0))
     assert dropped == [] and (kept == labels).all()

@@ -71,7 +71,7 @@ def segment_ct(
 
     mark = time.perf_counter()
     progress.step(0.85, "post-processing")
-    raw, dropped_ml = drop_tumour_far_from_pelvis(raw, tuple(reversed(grid.GetSpacing())))
+    raw, dropped_ml = drop_tumour_far_from_pelvis(raw, bone_values(spec), tuple(reversed(grid.GetSpacing())))
     refine = _bone_edge_refinement(scan, spec, timings) if provider.segment is None else None  # the model's own bones only
     labelmap = labels_onto_input(raw, grid, scan, body, spec.label_values(), provider, progress, refine, bones_through_tumour=True)
     scan.release()  # the refinement's last slab

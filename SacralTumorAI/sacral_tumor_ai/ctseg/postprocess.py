@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import numpy as np
 from scipy import ndimage
 
-from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR
+from sacral_tumor_ai.labels import TUMOR
 
 _CONNECTIVITY = np.ones((3, 3, 3), bool)  # 26-connected
 TUMOUR_MAX_GAP_MM = 10.0  # a tumour piece with no voxel this close to a hip bone or the sacrum is dropped
@@ -55,26 +55,24 @@ def postprocess_labels(labels: np.ndarray, values: Iterable[int], bones_through_
 
 
 def drop_tumour_far_from_pelvis(
-    labels: np.ndarray, spacing_zyx: tuple[float, float, float], max_gap_mm: float = TUMOUR_MAX_GAP_MM,
+    labels: np.ndarray, bones: Iterable[int], spacing_zyx: tuple[float, float, float], max_gap_mm: float = TUMOUR_MAX_GAP_MM,
 ) -> tuple[np.ndarray, list[float]]:
-    """``labels`` (z-y-x) without the tumour pieces that have no voxel within ``max_gap_mm`` of a voxel labelled
-    hip bone or sacrum, and the volumes (mL) of the pieces dropped, largest first. Without any bone label
-    nothing is dropped: the anatomy check reports a missing pelvis."""
+    """``labels`` (z-y-x) without the tumour pieces that have no voxel within ``max_gap_mm`` of a voxel of one of
+    the ``bones`` values (the model's hip bones and sacrum), and the volumes (mL) of the pieces dropped, largest
+    first. Without any bone voxel nothing is dropped: the anatomy check reports a missing pelvis."""
     tumour = labels == TUMOR.value
-    bones = np.isin(labels, (HIP_LEFT.value, HIP_RIGHT.value, SACRUM.value))
-    if not tumour.any() or not bones.any():
+    bone = np.isin(labels, list(bones))
+    if not tumour.any() or not bone.any():
         return labels, []
     # Distances are needed only around the tumour: a bone outside its box, widened by the gap, is too far.
     margin = [int(np.ceil(max_gap_mm / s)) + 1 for s in spacing_zyx]
     found = np.nonzero(tumour)
     box = tuple(slice(max(int(i.min()) - m, 0), int(i.max()) + m + 1) for i, m in zip(found, margin))
-    distance = ndimage.distance_transform_edt(~bones[box], sampling=spacing_zyx) if bones[box].any() else None
     pieces, count = ndimage.label(tumour[box], structure=_CONNECTIVITY)
-    near = np.zeros(count + 1, bool)
-    if distance is not None:
-        np.maximum.at(near, pieces[pieces > 0], distance[pieces > 0] <= max_gap_mm)
-    far = ~near
+    far = np.ones(count + 1, bool)
     far[0] = False
+    if bone[box].any():
+        far[np.unique(pieces[ndimage.distance_transform_edt(~bone[box], sampling=spacing_zyx) <= max_gap_mm])] = False
     if not far.any():
         return labels, []
     voxel_ml = float(np.prod(spacing_zyx)) / 1000.0
