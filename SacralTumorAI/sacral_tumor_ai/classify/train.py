@@ -23,7 +23,7 @@ from sacral_tumor_ai.classify.metrics import macro_auc
 from sacral_tumor_ai.classify.network import DEFAULT_ARCHITECTURE
 from sacral_tumor_ai.classify.scalars import DEFAULT_SCALARS, fit_standardisation, gather, vector, vector_length
 from sacral_tumor_ai.training import distributed
-from sacral_tumor_ai.training.checkpoint import format_record, restore_checkpoint, save_checkpoint, write_history
+from sacral_tumor_ai.training.checkpoint import close_epoch, resume_run
 from sacral_tumor_ai.training.datalist import load_datalist
 
 # The ablation's variants: input set -> scalar groups. "clinical+location" has no image branch, so it works on
@@ -164,13 +164,7 @@ def train_classifier(config: ClsTrainingConfig, resume: bool = False, log=print)
     counts = np.bincount(train_labels, minlength=len(config.classes)).astype(float)
     weights = counts.sum() / (len(counts) * np.maximum(counts, 1)) if config.class_weighting else np.ones(len(counts))
     loss_function = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32, device=group.device))
-    start_epoch, best, history = 0, -1.0, []
-    checkpoint_path = out / "checkpoint.pt"
-    restored = restore_checkpoint(checkpoint_path, network, optimizer) if resume else None
-    if restored:
-        start_epoch, best, history = restored
-        if group.is_main:
-            log(f"resuming after epoch {start_epoch} (best validation macro AUC {best:.4f})")
+    start_epoch, best, history = resume_run(out / "checkpoint.pt", network, optimizer, resume, log if group.is_main else None, "validation macro AUC")
     generator = torch.Generator().manual_seed(config.seed)
     per_process = len(train_labels) // group.world_size  # equal shards: DDP needs the same number of steps
     shard = np.arange(group.rank, per_process * group.world_size, group.world_size)
@@ -192,15 +186,13 @@ def train_classifier(config: ClsTrainingConfig, resume: bool = False, log=print)
         logits = _logits(network, val_images, val_scalars, group.device)
         auc = macro_auc(val_labels, logits)
         record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": round(time.perf_counter() - started, 1), "val_macro_auc": auc, "val_accuracy": float((logits.argmax(1) == val_labels).mean())}
-        history.append(record)
-        log(format_record(record))
-        if auc > best:
-            best = auc
+
+        def export() -> None:  # only for a better epoch: the temperature fit is not free
             temperature = fit_temperature(logits, val_labels)
             metrics = {"validation": {"epoch": epoch + 1, "macro_auc": auc, "cases": int(len(val_labels)), "temperature": temperature}}
             save_package(network.state_dict(), package_metadata(config, standardisation, temperature, metrics, {"training": len(train_labels), "validation": len(val_labels)}), out / "model")
-        save_checkpoint({"model": network.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best": best, "history": history}, checkpoint_path)
-        write_history(history, out / "training_log.csv")
+
+        best = close_epoch(record, auc, best, history, network, optimizer, out, export, log)
         distributed.barrier(group)
     distributed.stop(group)
     return out / "model"

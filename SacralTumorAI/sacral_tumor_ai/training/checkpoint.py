@@ -4,6 +4,7 @@ back with ``weights_only=True`` (no pickled code), resumption, and the per-epoch
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,44 @@ def restore_checkpoint(path: Path, network, optimizer) -> tuple[int, float, list
     network.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     return int(state["epoch"]) + 1, float(state["best"]), list(state["history"])
+
+
+def resume_run(path: Path, network, optimizer, resume: bool, log: Callable[[str], None] | None, score_name: str) -> tuple[int, float, list[dict[str, Any]]]:
+    """Where a run starts: the epoch, the best validation score so far and the history. From the checkpoint
+    at ``path`` when ``resume`` and it exists (network and optimizer restored, the resumption logged with
+    ``score_name`` unless ``log`` is None), else epoch 0 with no best and no history."""
+    restored = restore_checkpoint(path, network, optimizer) if resume else None
+    if restored is None:
+        return 0, -1.0, []
+    if log is not None:
+        log(f"resuming after epoch {restored[0]} (best {score_name} {restored[1]:.4f})")
+    return restored
+
+
+def close_epoch(
+    record: dict[str, Any],
+    score: float,
+    best: float,
+    history: list[dict[str, Any]],
+    network,
+    optimizer,
+    out: Path,
+    export: Callable[[], None],
+    log: Callable[[str], None],
+) -> float:
+    """End an epoch: log ``record`` (its ``epoch`` counted from 1) and add it to ``history``; when ``score``
+    beats ``best``, ``export()`` (the trainer writes its model package); then checkpoint ``out``/checkpoint.pt
+    and rewrite ``out``/training_log.csv. Returns the best score. The checkpoint comes after the export, so a
+    run stopped between them exports that epoch again when resumed rather than losing it."""
+    history.append(record)
+    log(format_record(record))
+    if score > best:
+        best = score
+        export()
+    state = {"model": network.state_dict(), "optimizer": optimizer.state_dict(), "epoch": record["epoch"] - 1, "best": best, "history": history}
+    save_checkpoint(state, out / "checkpoint.pt")
+    write_history(history, out / "training_log.csv")
+    return best
 
 
 def epoch_record(epoch: int, losses: list[float], started: float, dice: dict[str, float]) -> dict[str, Any]:

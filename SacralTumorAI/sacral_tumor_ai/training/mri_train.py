@@ -23,7 +23,7 @@ from sacral_tumor_ai.labels import TUMOR, label_by_name, label_entries
 from sacral_tumor_ai.mriseg.inference import predict_probabilities
 from sacral_tumor_ai.mriseg.plan import ALL_SEQUENCE, T2_FUSION
 from sacral_tumor_ai.mriseg.spec import ANY_SEQUENCE, OUTPUT_LABELS, SEQUENCES, MriModelSpec
-from sacral_tumor_ai.training.checkpoint import epoch_record, format_record, restore_checkpoint, save_checkpoint, write_history
+from sacral_tumor_ai.training.checkpoint import close_epoch, epoch_record, resume_run
 from sacral_tumor_ai.training.datalist import load_datalist
 from sacral_tumor_ai.training.mri_data import FOOTPRINT_MARGIN_MM, FUSION, augment, cache_mri_case, patient_batch
 from sacral_tumor_ai.training.mri_loss import coarse_label_loss
@@ -226,12 +226,7 @@ def train_mri(config: MriTrainingConfig, resume: bool = False, log=print) -> Pat
         log(f"encoder: {load_encoder_weights(network, config.encoder_weights)} tensors from {config.encoder_weights}")
     network = network.to(config.device)
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    start_epoch, best, history = 0, -1.0, []
-    checkpoint_path = out / "checkpoint.pt"
-    restored = restore_checkpoint(checkpoint_path, network, optimizer) if resume else None
-    if restored:
-        start_epoch, best, history = restored
-        log(f"resuming after epoch {start_epoch} (best mean validation Dice {best:.4f})")
+    start_epoch, best, history = resume_run(out / "checkpoint.pt", network, optimizer, resume, log, "mean validation Dice")
     patients = _by_patient(training)
     for epoch in range(start_epoch, config.epochs):
         rng = np.random.default_rng(config.seed * 100_003 + epoch)
@@ -250,13 +245,7 @@ def train_mri(config: MriTrainingConfig, resume: bool = False, log=print) -> Pat
             losses.append(float(loss.item()))
         dice = _validate(network, validation, spec, config.device)
         record = {**epoch_record(epoch, losses, started, dice), "learning_rate": learning_rate}
-        mean_dice = record["mean_dice"]
-        history.append(record)
-        log(format_record(record))
-        if mean_dice > best:
-            best = mean_dice
-            metrics = {"validation_coarse_labels": {"epoch": epoch + 1, "dice": dice, "mean_dice": mean_dice, "cases": len(validation)}}
-            save_package(network.state_dict(), package_metadata(config, metrics, {"training": len(training), "validation": len(validation)}), out / "model")
-        save_checkpoint({"model": network.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best": best, "history": history}, checkpoint_path)
-        write_history(history, out / "training_log.csv")
+        metrics = {"validation_coarse_labels": {"epoch": epoch + 1, "dice": dice, "mean_dice": record["mean_dice"], "cases": len(validation)}}
+        counts = {"training": len(training), "validation": len(validation)}
+        best = close_epoch(record, record["mean_dice"], best, history, network, optimizer, out, lambda: save_package(network.state_dict(), package_metadata(config, metrics, counts), out / "model"), log)
     return out / "model"

@@ -20,7 +20,7 @@ from sacral_tumor_ai.ctseg.spec import CTModelSpec
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.labels import label_by_name, label_entries
 from sacral_tumor_ai.training import distributed
-from sacral_tumor_ai.training.checkpoint import epoch_record, format_record, restore_checkpoint, save_checkpoint, write_history
+from sacral_tumor_ai.training.checkpoint import close_epoch, epoch_record, resume_run
 from sacral_tumor_ai.training.datalist import load_datalist
 from sacral_tumor_ai.training.schedule import set_learning_rate, warmup_then_cosine
 from sacral_tumor_ai.training.seg_data import cache_case, training_transforms
@@ -172,13 +172,7 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
     network = network.to(group.device)
     model = DistributedDataParallel(network) if group.distributed else network
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    start_epoch, best, history = 0, -1.0, []
-    checkpoint_path = out / "checkpoint.pt"
-    restored = restore_checkpoint(checkpoint_path, network, optimizer) if resume else None
-    if restored:
-        start_epoch, best, history = restored
-        if group.is_main:
-            log(f"resuming after epoch {start_epoch} (best mean validation Dice {best:.4f})")
+    start_epoch, best, history = resume_run(out / "checkpoint.pt", network, optimizer, resume, log if group.is_main else None, "mean validation Dice")
 
     train_spec = replace(spec, patch_size=tuple(config.train_patch_size or spec.patch_size))
     dataset = Dataset(training_cases, training_transforms(train_spec, config.samples_per_case, config.mirror_probability, config.crop_weights))
@@ -205,18 +199,9 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
             continue
         dice = _validate(network, validation_cases, spec, group.device)
         record = {**epoch_record(epoch, losses, started, dice), "learning_rate": learning_rate}
-        mean_dice = record["mean_dice"]
-        history.append(record)
-        log(format_record(record))
-        if mean_dice > best:
-            best = mean_dice
-            metrics = {"validation_model_grid": {"epoch": epoch + 1, "dice": dice, "mean_dice": mean_dice, "cases": len(validation_cases)}}
-            save_package(network.state_dict(), package_metadata(config, metrics, {"training": len(training_cases), "validation": len(validation_cases)}), out / "model")
-        save_checkpoint(
-            {"model": network.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best": best, "history": history},
-            checkpoint_path,
-        )
-        write_history(history, out / "training_log.csv")
+        metrics = {"validation_model_grid": {"epoch": epoch + 1, "dice": dice, "mean_dice": record["mean_dice"], "cases": len(validation_cases)}}
+        counts = {"training": len(training_cases), "validation": len(validation_cases)}
+        best = close_epoch(record, record["mean_dice"], best, history, network, optimizer, out, lambda: save_package(network.state_dict(), package_metadata(config, metrics, counts), out / "model"), log)
         distributed.barrier(group)
     distributed.stop(group)
     return out / "model"
