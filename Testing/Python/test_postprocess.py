@@ -59,3 +59,11 @@ def test_a_tumour_is_kept_when_no_bone_was_found_at_all() -> None:
     labels[2:5, 2:5, 2:5] = TUMOR.value
     kept, dropped = drop_tumour_far_from_pelvis(labels, BONES, (2.0, 2.0, 2.0))
     assert dropped == [] and (kept == labels).all()
+
+
+def test_the_dropped_tumour_note_counts_pieces_and_never_reads_zero_ml() -> None:
+    from sacral_tumor_ai.ctseg.pipeline import _dropped_tumour_note
+
+    assert "(2 pieces, 4.5 mL in all)" in _dropped_tumour_note([4.2, 0.3])
+    assert "(1.2 mL)" in _dropped_tumour_note([1.2])
+    assert "(3 pieces, under 0.1 mL in all)" in _dropped_tumour_note([0.008, 0.016, 0.016])

@@ -86,7 +86,9 @@ def segment_ct(
 
 def _dropped_tumour_note(volumes_ml: list[float]) -> str:
     """One warning for all the tumour pieces dropped far from the pelvis (most are specks)."""
-    pieces = f"{len(volumes_ml)} pieces, {sum(volumes_ml):.1f} mL in all" if len(volumes_ml) > 1 else f"{volumes_ml[0]:.1f} mL"
+    total = sum(volumes_ml)
+    amount = f"{total:.1f} mL" if total >= 0.05 else "under 0.1 mL"  # specks would read "0.0 mL"
+    pieces = f"{len(volumes_ml)} pieces, {amount} in all" if len(volumes_ml) > 1 else amount
     return (
         f"ignored what the model called tumour more than {TUMOUR_MAX_GAP_MM:.0f} mm from the hip bones and sacrum "
         f"({pieces}): this model is for tumours of the sacrum and pelvis"
