@@ -136,6 +136,16 @@ def _results(build: Path, name: str, evaluations: dict) -> tuple[str, list[str]]
     return title, metrics_table(evaluations[name]["summary"], COLUMNS) if name in evaluations else ["not measured"]
 
 
+def _initial_model(config: dict) -> str:
+    """The package fine-tuned, as 'name version' where its metadata is still there, else its folder's name."""
+    folder = Path(str(config.get("init_model") or "?"))
+    metadata = folder / "model.json"
+    if metadata.is_file():
+        found = json.loads(metadata.read_text())
+        return f"{found['name']} {found['version']}"
+    return folder.name
+
+
 def main(build: Path) -> None:
     run = build / "ct-seg-ft"
     names = (*RESULTS, "eval-real", "eval-classical")
@@ -150,7 +160,7 @@ def main(build: Path) -> None:
         "How it was made": [
             "Trained by `scripts/build_ct_model.sh` (the project's own `cohort`, `train-seg`, `calibrate-seg`, `calibrate-edges` and `evaluate-seg` commands) on a 2-core CPU. "
             "Its weights descend from earlier releases: 8 epochs on generated cases (v0.1.0), then fine-tuning on generated cases plus lesions inserted into the one bundled real CT, the real cases' tumour-only labels trained with the marginal loss so that the unlabelled real bones are never called background (v0.2.0 on generator 1.0 data, v0.3.0 on 1.2, v0.4.0 on 1.3, 15 epochs; v0.4.2, bundled before this release, is v0.4.0 calibrated). "
-            f"This release fine-tunes {Path(str(config.get('init_model', '?'))).name}'s weights again, for {config['epochs']} epochs at a peak learning rate of {config['learning_rate']:g} (warm-up, then cosine decay), on: {package.metadata['training']['data']}",
+            f"This release fine-tunes {_initial_model(config)}'s weights again, for {config['epochs']} epochs at a peak learning rate of {config['learning_rate']:g} (warm-up, then cosine decay), on: {package.metadata['training']['data']}",
             "Candidates trained between v0.4.2 and this release, and why they were not shipped, are in docs/ct-segmentation.md (\"What was tried\").",
             "The test sets below were never seen in training or calibration: held-out generated cases, and held-out inserted lesions (different lesions, same real scan).",
             f"Fine-tuning epochs run: {len(history) - 1} of the {config['epochs']} configured; the package holds the best validation epoch ({package.metadata['metrics']['validation_model_grid']['epoch']}). A stopped run continues with the same command (`--resume`).",
