@@ -69,6 +69,14 @@ def _red_pixels(path: Path) -> int:
     return int(((image[..., 0] > 170) & (image[..., 1] < 110) & (image[..., 2] < 110)).sum())
 
 
+def _red_pixels_in(page, box: dict[str, float]) -> int:
+    """Tumour-red pixels in one view (``box``: its bounding box on the page), from a screenshot of that view."""
+    shot = ARTIFACTS / "view.png"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot), clip=box)
+    return _red_pixels(shot)
+
+
 def test_segment_correct_classify_download(page, tmp_path: Path) -> None:
     _shot(page, "1-loaded")
     before = ARTIFACTS / "1-loaded.png"
@@ -84,9 +92,13 @@ def test_segment_correct_classify_download(page, tmp_path: Path) -> None:
     assert _red_pixels(ARTIFACTS / "2-segmented.png") > _red_pixels(before) + 500  # the tumour overlay is visible
 
     # A correction with trame-slicer's eraser on the tumour (the active segment), dragged across the axial view.
+    # The drag starts only once the server has made the eraser the active effect (its button turns active):
+    # on a busy 2-core machine that round trip can take longer than any fixed wait.
     page.click("button:has(.mdi-eraser)")
-    page.wait_for_timeout(1000)
+    page.wait_for_selector("button.v-btn--active:has(.mdi-eraser)", timeout=30_000)
+    page.wait_for_timeout(500)
     view = page.query_selector_all(".image-display-area")[0].bounding_box()
+    red_before_erasing = _red_pixels_in(page, view)
     y = view["y"] + 0.80 * view["height"]
     page.mouse.move(view["x"] + 0.45 * view["width"], y)
     page.wait_for_timeout(300)
@@ -95,8 +107,11 @@ def test_segment_correct_classify_download(page, tmp_path: Path) -> None:
         page.mouse.move(view["x"] + (0.45 + 0.006 * step) * view["width"], y)
         page.wait_for_timeout(50)
     page.mouse.up()
-    page.wait_for_timeout(1500)
+    deadline = time.time() + 30  # the remote view shows the erased overlay once the server has applied the strokes
+    while _red_pixels_in(page, view) > red_before_erasing - 200 and time.time() < deadline:
+        page.wait_for_timeout(500)
     _shot(page, "3-corrected")
+    assert _red_pixels_in(page, view) < red_before_erasing - 200, "the eraser's drag left the tumour overlay as it was"
     before_ml = _tumour_ml(page)
 
     page.fill("#sta-age", "58")
