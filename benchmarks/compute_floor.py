@@ -15,16 +15,23 @@ import time
 from pathlib import Path
 
 
-def matmul_flops_per_second(size: int = 2048, repeats: int = 5) -> float:
-    """Median float32 matrix-product rate (FLOP/s) with the current thread settings."""
+def matmul_flops_per_second(size: int = 2048, repeats: int = 5, device: str = "cpu", dtype: str = "float32") -> float:
+    """Median matrix-product rate (FLOP/s) on ``device`` in ``dtype``, with the current thread settings."""
     import torch
 
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    torch.mm(a, b)
+    a = torch.randn(size, size, device=device, dtype=getattr(torch, dtype))
+    b = torch.randn(size, size, device=device, dtype=getattr(torch, dtype))
+
+    def product() -> None:
+        torch.mm(a, b)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()  # GPU kernels run asynchronously: time their end, not their launch
+
+    product()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        torch.mm(a, b)
+        product()
         times.append(time.perf_counter() - start)
     return 2 * size**3 / statistics.median(times)
 
