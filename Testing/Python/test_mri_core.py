@@ -13,7 +13,8 @@ from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, TUMOR
 from sacral_tumor_ai.mriseg.inputs import choose_b_volume, read_dwi
 from sacral_tumor_ai.mriseg.plan import ALL_SEQUENCE, T2_FUSION, plan_mri
-from sacral_tumor_ai.mriseg.prepare import mri_grid, normalise, stack_context
+from sacral_tumor_ai.mriseg.context import stack_context
+from sacral_tumor_ai.mriseg.prepare import mri_grid, normalise
 from sacral_tumor_ai.mriseg.spec import MriModelSpec
 
 from conftest import write_dwi_series

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sacral_tumor_ai.mriseg.prepare import stack_context
+from sacral_tumor_ai.mriseg.context import stack_context
 from sacral_tumor_ai.progress import Progress
 
 DIVISOR = 32  # the U-Net's five downsamplings need sides divisible by 32

@@ -65,13 +65,3 @@ def normalise(volume: np.ndarray) -> np.ndarray:
 def sequence_on_grid(image: sitk.Image, grid: sitk.Image) -> np.ndarray:
     """One sequence resampled onto ``grid`` and normalised (float32, z-y-x)."""
     return normalise(to_grid(sitk.Cast(image, sitk.sitkFloat32), grid, 0.0))
-
-
-def stack_context(volumes: list[np.ndarray], context: int, slices: np.ndarray | None = None) -> np.ndarray:
-    """2.5D inputs (N, len(volumes) * (2 * context + 1), y, x) for ``slices`` (default: all): per volume, each
-    slice with ``context`` neighbours on each side, repeating the edge slice at the volume's ends."""
-    depth = volumes[0].shape[0]
-    slices = np.arange(depth) if slices is None else np.asarray(slices)
-    offsets = np.arange(-context, context + 1)
-    index = np.clip(slices[:, None] + offsets[None, :], 0, depth - 1)  # (N, 2k+1)
-    return np.concatenate([volume[index] for volume in volumes], axis=1)

@@ -18,7 +18,8 @@ from sacral_tumor_ai.ctseg.preprocess import labels_to_grid
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.io import read_image
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, TUMOR
-from sacral_tumor_ai.mriseg.prepare import mri_grid, sequence_on_grid, stack_context
+from sacral_tumor_ai.mriseg.context import stack_context
+from sacral_tumor_ai.mriseg.prepare import mri_grid, sequence_on_grid
 from sacral_tumor_ai.mriseg.registration import register
 from sacral_tumor_ai.mriseg.spec import MriModelSpec
 
