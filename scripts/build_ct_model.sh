@@ -8,7 +8,7 @@
 # script as of commit 01c770b (`git show 01c770b:scripts/build_ct_model.sh`; generator 1.3 cohort, seed 11;
 # its fine-tuning configuration is now scripts/experiments/ct_finetune_v0.4.0_config.json).
 # Successor: v0.4.0's weights (those of v0.4.2, the bundled package; copy its folder out first, since the
-# build installs over it) fine-tuned on generator 1.6 data, fine and coarse, plus the real-CT insertions:
+# build installs over it) fine-tuned on generated data (generator 1.6 or later), fine and coarse, plus the real-CT insertions:
 #   cp -r SacralTumorAI/sacral_tumor_ai/data/models/ct-seg build/v042
 #   CT_FINETUNE_INIT=build/v042 scripts/build_ct_model.sh
 # Each fine-tuning epoch (175 training cases, 24 validation cases) takes 9-12 minutes on a 2-core CPU, so

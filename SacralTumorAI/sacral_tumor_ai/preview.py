@@ -52,19 +52,21 @@ def intensity_window(image: sitk.Image | Scan, modality: str) -> tuple[float, fl
     return float(low), float(max(high, low + 1e-6))
 
 
-def _centre(shape: tuple[int, ...], labelmap: sitk.Image | None, order: list[tuple[int, bool]]) -> tuple[int, int, int]:
-    """View index (z, y, x, see :func:`_lps_order`) of the tumour's centroid, else of all labels', else of the
-    volume's centre. ITK's label statistics find it without a boolean copy of a big labelmap."""
-    if labelmap is not None:
+def _centre(shape: tuple[int, ...], labelmap: sitk.Image | None, order: list[tuple[int, bool]], focus: sitk.Image | None = None) -> tuple[int, int, int]:
+    """View index (z, y, x, see :func:`_lps_order`) of ``focus``'s centroid (a mask, value 1) if given, else of
+    the tumour's, else of all labels', else of the volume's centre. ITK's label statistics find it without a
+    boolean copy of a big labelmap."""
+    source = focus if focus is not None else labelmap
+    if source is not None:
         statistics = sitk.LabelShapeStatisticsImageFilter()
-        statistics.Execute(labelmap)
+        statistics.Execute(source)
         present = list(statistics.GetLabels())
-        chosen = [TUMOR.value] if TUMOR.value in present else present
+        chosen = [1] if focus is not None and 1 in present else [TUMOR.value] if TUMOR.value in present else present
         if chosen:
             weights = [statistics.GetNumberOfPixels(value) for value in chosen]
             centroid = np.average([statistics.GetCentroid(value) for value in chosen], axis=0, weights=weights)
-            index_zyx = labelmap.TransformPhysicalPointToIndex(tuple(float(v) for v in centroid))[::-1]
-            view_index = [index_zyx[axis] if not flipped else labelmap.GetSize()[2 - axis] - 1 - index_zyx[axis] for axis, flipped in order]
+            index_zyx = source.TransformPhysicalPointToIndex(tuple(float(v) for v in centroid))[::-1]
+            view_index = [index_zyx[axis] if not flipped else source.GetSize()[2 - axis] - 1 - index_zyx[axis] for axis, flipped in order]
             return tuple(int(np.clip(v, 0, n - 1)) for v, n in zip(view_index, shape))
     return tuple(s // 2 for s in shape)
 
@@ -78,14 +80,16 @@ def _overlay(slab: np.ndarray, labels: Sequence[Label]) -> np.ndarray:
     return rgba
 
 
-def draw_orthogonal(axes, image: sitk.Image | Scan, modality: str = "CT", labelmap: sitk.Image | None = None) -> None:
-    """Draw axial, coronal and sagittal slices through the tumour (or the centre) onto three matplotlib axes.
-    Only those three planes of the scan are read (and made float): a big scan may be on disk."""
+def draw_orthogonal(axes, image: sitk.Image | Scan, modality: str = "CT", labelmap: sitk.Image | None = None,
+                    focus: sitk.Image | None = None) -> None:
+    """Draw axial, coronal and sagittal slices through ``focus`` (a mask on the image's grid), else the tumour,
+    else the centre, onto three matplotlib axes. Only those three planes of the scan are read (and made
+    float): a big scan may be on disk."""
     scan = Scan.of(image)
     order = _lps_order(scan.geometry.direction)
     shape = tuple(reversed(scan.geometry.size))
     sx, sy, sz = _view_spacing(scan.geometry.spacing, order)
-    centre = _centre(tuple(shape[axis] for axis, _ in order), labelmap, order)
+    centre = _centre(tuple(shape[axis] for axis, _ in order), labelmap, order, focus)
     labels = sitk.GetArrayViewFromImage(labelmap) if labelmap is not None else None
 
     def planes(view_axis: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -125,15 +129,16 @@ def save_orthogonal_preview(
     modality: str = "CT",
     labelmap: sitk.Image | None = None,
     title: str = "",
+    focus: sitk.Image | None = None,
 ) -> Path:
-    """Write axial, coronal and sagittal slices through the tumour (or the centre) as a PNG."""
+    """Write axial, coronal and sagittal slices through ``focus``, else the tumour, else the centre, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
     figure, axes = plt.subplots(1, 3, figsize=(12, 4.4), facecolor="black")
-    draw_orthogonal(axes, image, modality, labelmap)
+    draw_orthogonal(axes, image, modality, labelmap, focus)
     if title:
         figure.suptitle(title, color="white", fontsize=10)
     figure.tight_layout()

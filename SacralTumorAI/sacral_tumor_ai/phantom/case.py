@@ -14,10 +14,12 @@ from sacral_tumor_ai.phantom.body import Body
 from sacral_tumor_ai.phantom.classes import TumourClass, class_by_name, sample_age, sample_class, sample_sex
 from sacral_tumor_ai.phantom.ct import SUB_VOXEL_MM, compute_fields, render
 from sacral_tumor_ai.phantom.grid import Grid
+from sacral_tumor_ai.phantom.implants import HipImplant, MetalArtefacts, sample_implants
 from sacral_tumor_ai.phantom.pose import Pose
 from sacral_tumor_ai.phantom.tumours import Tumour, sample_tumour
 
-GENERATOR_VERSION = "1.6"  # 1.1: pubic bones reach the symphysis; the acetabular cup is hollow. 1.2 (MRI only): class-specific tumour T1-w/T2-w signal, fat-suppressed T2-w in half the studies. 1.3: the sacral alae stop 3 mm short of the hip bones (an open SI joint; they met, bone on bone, at the upper sacrum). 1.4 (CT only): partial volume (each voxel averages sub-voxels of at most 1.25 mm; thick slices and coarse pixels were point-sampled, so a 3 mm voxel showed a cortex at full density or not at all) and a pelvic cortex of 0.6-1.4 mm (was 1.5-3 mm). 1.5 (CT only): fattier marrow (pelvic cancellous bone 40-380 HU, was 80-400, lower with age; the proximal femur 40-160 HU below the pelvis, down to -30; the femoral shaft a 3-6 mm cortex around yellow marrow of -90 to 10 HU). 1.6 (CT only): the femoral heads 20-120 HU denser than the pelvis, as real heads are (1.5 made them fatty like the neck, and a model trained on it called the real, dense femoral heads hip bone)
+GENERATOR_VERSION = "1.7"  # 1.1: pubic bones reach the symphysis; the acetabular cup is hollow. 1.2 (MRI only): class-specific tumour T1-w/T2-w signal, fat-suppressed T2-w in half the studies. 1.3: the sacral alae stop 3 mm short of the hip bones (an open SI joint; they met, bone on bone, at the upper sacrum). 1.4 (CT only): partial volume (each voxel averages sub-voxels of at most 1.25 mm; thick slices and coarse pixels were point-sampled, so a 3 mm voxel showed a cortex at full density or not at all) and a pelvic cortex of 0.6-1.4 mm (was 1.5-3 mm). 1.5 (CT only): fattier marrow (pelvic cancellous bone 40-380 HU, was 80-400, lower with age; the proximal femur 40-160 HU below the pelvis, down to -30; the femoral shaft a 3-6 mm cortex around yellow marrow of -90 to 10 HU). 1.6 (CT only): the femoral heads 20-120 HU denser than the pelvis, as real heads are (1.5 made them fatty like the neck, and a model trained on it called the real, dense femoral heads hip bone). 1.7 (CT only): total hip replacements in 12 % of cases (a third of them both hips; never beside the tumour), metal at 3071 HU with the streaks filtered back-projection makes of it (``implants.py``); a case without one is what 1.6 made, voxel for voxel
+METAL_STREAM = 1  # the third entry of a case's seed sequence for its prostheses
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class ScanSettings:
     max_rotation_degrees: float = 20.0
     max_shift_mm: float = 20.0
     noise_hu: tuple[float, float] = (8.0, 22.0)
+    implants: bool = True  # hip prostheses with metal streaks in some cases (CT only)
 
 
 @dataclass
@@ -89,6 +92,13 @@ def sample_patient(rng: np.random.Generator, settings: ScanSettings, class_name:
     return Patient(tumour_class, sex, age, pelvis, body, tumour, pose, sample_grid(rng, settings))
 
 
+def case_implants(seed: int, index: int, patient: Patient) -> tuple[tuple[HipImplant, ...], np.random.Generator]:
+    """Case ``index`` of cohort ``seed``'s hip prostheses (mostly none), and the random stream that goes on
+    to draw their streaks. A stream of its own: a case without prostheses is what it was before they existed."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index, METAL_STREAM]))
+    return sample_implants(rng, patient.pelvis, patient.tumour), rng
+
+
 def generate_case(seed: int, index: int, settings: ScanSettings = ScanSettings(), class_name: str | None = None) -> GeneratedCase:
     """Generate case ``index`` of cohort ``seed`` as a CT (optionally forcing the tumour class)."""
     rng = case_rng(seed, index)
@@ -96,9 +106,11 @@ def generate_case(seed: int, index: int, settings: ScanSettings = ScanSettings()
     tumour_class, sex, age, pelvis, body, tumour, pose, grid = (
         patient.tumour_class, patient.sex, patient.age, patient.pelvis, patient.body, patient.tumour, patient.pose, patient.grid
     )
+    implants, metal_rng = case_implants(seed, index, patient) if settings.implants else ((), None)
     sub_grid, block = grid.supersampled(SUB_VOXEL_MM)
-    fields = compute_fields(sub_grid, pose, pelvis, body, tumour, rng)
-    hu, labels = render(fields, tumour, rng, age, grid.spacing, float(rng.uniform(*settings.noise_hu)), block)
+    fields = compute_fields(sub_grid, pose, pelvis, body, tumour, rng, implants)
+    artefacts = MetalArtefacts.sample(metal_rng) if metal_rng is not None and implants else None
+    hu, labels = render(fields, tumour, rng, age, grid.spacing, float(rng.uniform(*settings.noise_hu)), block, artefacts)
     image = sitk.GetImageFromArray(hu)
     image.SetSpacing(grid.spacing)
     image.SetOrigin(grid.origin)
@@ -123,5 +135,6 @@ def generate_case(seed: int, index: int, settings: ScanSettings = ScanSettings()
         "pose_rotation": pose.rotation.round(6).tolist(),
         "pose_translation_mm": pose.translation.round(3).tolist(),
         "tumour": {k: v for k, v in tumour.__dict__.items() if k not in ("lobes",)},
+        "hip_prostheses": [("left" if implant.side == 1 else "right") for implant in implants],
     }
     return GeneratedCase(case_id, image, labelmap, clinical, tumour, details)

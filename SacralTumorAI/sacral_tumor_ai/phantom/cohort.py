@@ -3,7 +3,8 @@
     DIR/dataset.json     what the cohort is: generator version, seed, label table, class names, counts
     DIR/datalist.json    MONAI-style {"training", "validation", "test"} lists (stratified by class, 70/15/15);
                          items of a real-CT cohort carry "labelled": ["tumor"] (its bones are not labelled)
-    DIR/clinical.csv     case_id, split, class, age, sex, zone, side, sacral_level, tumour_volume_ml, source
+    DIR/clinical.csv     case_id, split, class, age, sex, zone, side, sacral_level, tumour_volume_ml, source,
+                         hip_prosthesis (left, right, left+right or empty; generated CT only)
     DIR/images/<case>_ct.nii.gz, DIR/labels/<case>.nii.gz, DIR/montages/<case>.png
 """
 
@@ -23,7 +24,7 @@ from sacral_tumor_ai.phantom.case import GENERATOR_VERSION, ScanSettings, case_r
 from sacral_tumor_ai.phantom.classes import CLASS_NAMES, CLASSES, class_by_name, sample_class
 
 SPLIT_SHARES = (("training", 0.70), ("validation", 0.15), ("test", 0.15))
-CSV_COLUMNS = ("case_id", "split", "class", "age", "sex", "zone", "side", "sacral_level", "tumour_volume_ml", "source")
+CSV_COLUMNS = ("case_id", "split", "class", "age", "sex", "zone", "side", "sacral_level", "tumour_volume_ml", "source", "hip_prosthesis")
 
 
 def stratified_splits(classes: list[str], seed: int) -> list[str]:
@@ -112,7 +113,8 @@ def write_cohort(
             clinical = {"case_id": case_id, "class": info["class"], "age": info["age"], "sex": info["sex"], "zone": info["zone"], "side": "", "sacral_level": "", "tumour_volume_ml": info["volume_ml"], "labelled": ["tumor"]}
         else:
             case = generate_case(seed, index, settings)
-            image, labelmap, clinical, case_id = case.image, case.labelmap, case.clinical, case.case_id
+            image, labelmap, case_id = case.image, case.labelmap, case.case_id
+            clinical = {**case.clinical, "hip_prosthesis": "+".join(case.details["hip_prostheses"])}
         files = _write_case(out, case_id, image, labelmap, montage)
         records.append({**clinical, **files, "source": source})
         if (index + 1) % 10 == 0 or index + 1 == cases:

@@ -15,9 +15,11 @@ import numpy as np
 from scipy import ndimage
 
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR
+from sacral_tumor_ai.phantom import sdf
 from sacral_tumor_ai.phantom.anatomy import Pelvis
 from sacral_tumor_ai.phantom.body import Body
 from sacral_tumor_ai.phantom.grid import Grid, block_centres, block_mean
+from sacral_tumor_ai.phantom.implants import LINER_HU, METAL_HU, HipImplant, MetalArtefacts, metal_streaks
 from sacral_tumor_ai.phantom.pose import Pose
 from sacral_tumor_ai.phantom.tumours import Tumour, tumour_hu
 
@@ -45,13 +47,25 @@ class Fields:
     tumour: np.ndarray | None
     calcification: np.ndarray | None
     texture: np.ndarray  # smooth noise in [-1, 1]-ish, for tissue texture and permeative patterns
+    metal: np.ndarray | None = None  # hip prostheses (``implants.py``)
+    liner: np.ndarray | None = None
 
 
-def compute_fields(grid: Grid, pose: Pose, pelvis: Pelvis, body: Body, tumour: Tumour | None, rng: np.random.Generator) -> Fields:
+def compute_fields(grid: Grid, pose: Pose, pelvis: Pelvis, body: Body, tumour: Tumour | None, rng: np.random.Generator,
+                   implants: tuple[HipImplant, ...] = ()) -> Fields:
     x, y, z = pose.to_patient(*grid.coarse_points())
     up = grid.upsample
     loops, gas = body.bowel(x, y, z)
     texture = ndimage.gaussian_filter(rng.standard_normal(x.shape, dtype=np.float32), 1.0) * 2.5
+    hips = [pelvis.hip(x, y, z, 1), pelvis.hip(x, y, z, -1)]
+    femora = np.minimum(pelvis.femur(x, y, z, 1), pelvis.femur(x, y, z, -1))
+    metal = liner = None
+    for implant in implants:  # the prosthesis replaces the reamed acetabulum and the femoral head and neck
+        resected = implant.resected(pelvis, x, y, z)
+        hips[0 if implant.side == 1 else 1] = sdf.subtract(hips[0 if implant.side == 1 else 1], resected)
+        femora = sdf.subtract(femora, resected)
+        metal = implant.metal(pelvis, x, y, z) if metal is None else sdf.union(metal, implant.metal(pelvis, x, y, z))
+        liner = implant.liner(pelvis, x, y, z) if liner is None else sdf.union(liner, implant.liner(pelvis, x, y, z))
     return Fields(
         body=up(body.outline(x, y, z)),
         pelvic_fat=up(body.pelvic_fat(x, y, z, pelvis)),
@@ -60,14 +74,16 @@ def compute_fields(grid: Grid, pose: Pose, pelvis: Pelvis, body: Body, tumour: T
         loops=up(loops),
         gas=up(gas),
         sacrum=up(pelvis.sacrum(x, y, z)),
-        hip_left=up(pelvis.hip(x, y, z, 1)),
-        hip_right=up(pelvis.hip(x, y, z, -1)),
+        hip_left=up(hips[0]),
+        hip_right=up(hips[1]),
         spine=up(pelvis.spine(x, y, z)),
-        femora=up(np.minimum(pelvis.femur(x, y, z, 1), pelvis.femur(x, y, z, -1))),
+        femora=up(femora),
         femoral_region=up(pelvis.femoral_marrow_region(x, y, z)),
         tumour=None if tumour is None else up(tumour.field(x, y, z)),
         calcification=None if tumour is None or not tumour.calcified else up(tumour.lobe_shells(x, y, z)),
         texture=up(texture),
+        metal=None if metal is None else up(metal),
+        liner=None if liner is None else up(liner),
     )
 
 
@@ -79,9 +95,11 @@ def _bone_hu(distance: np.ndarray, cortex_mm: float | np.ndarray, cortical: floa
 
 
 def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age: float, spacing, noise_hu: float,
-           block: tuple[int, int, int] = (1, 1, 1)) -> tuple[np.ndarray, np.ndarray]:
+           block: tuple[int, int, int] = (1, 1, 1), artefacts: MetalArtefacts | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(HU as int16, labels as uint8), both z-y-x, on the grid of ``spacing`` (x, y, z mm); ``fields`` lie on
-    that grid with each voxel split into ``block`` (x, y, z) sub-voxels (``Grid.supersampled``)."""
+    that grid with each voxel split into ``block`` (x, y, z) sub-voxels (``Grid.supersampled``). Metal, when
+    ``fields`` hold any, streaks each slice as ``artefacts`` says (its own random stream, so that a case
+    without metal draws exactly what it drew before metal existed)."""
     hu = np.full(fields.body.shape, AIR, np.float32)
     inside = fields.body < 0
     hu[inside] = MUSCLE + 6.0 * fields.texture[inside]
@@ -103,8 +121,13 @@ def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age:
     _render_femora(hu, fields, rng, cortex, cortical, cancellous)
     if tumour is not None and fields.tumour is not None:
         _render_tumour(hu, fields, tumour, inside, cortical, cancellous)
+    if fields.metal is not None and fields.liner is not None:
+        hu[fields.liner < 0] = LINER_HU
+        hu[fields.metal < 0] = METAL_HU
     labels = label_fields(fields, block)
     hu = ndimage.gaussian_filter(block_mean(hu, block), sigma=tuple(PSF_MM / s for s in reversed(spacing)))
+    if fields.metal is not None and artefacts is not None:
+        hu += metal_streaks(block_mean((fields.metal < 0).astype(np.float32), block), float(spacing[0]), artefacts)
     noise = ndimage.gaussian_filter(rng.standard_normal(hu.shape, dtype=np.float32), 0.6) * np.float32(noise_hu * 2.2)
     hu += noise
     return np.clip(np.round(hu), -1024, 3071).astype(np.int16), labels
