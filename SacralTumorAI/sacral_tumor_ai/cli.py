@@ -58,7 +58,7 @@ def _cmd_cohort(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.phantom.case import ScanSettings
     from sacral_tumor_ai.phantom.cohort import write_cohort
 
-    settings = ScanSettings(in_plane_mm=tuple(args.in_plane_mm), slice_mm=tuple(args.slice_mm))
+    settings = ScanSettings(in_plane_mm=tuple(args.in_plane_mm), slice_mm=tuple(args.slice_mm), implants=not args.no_prostheses)
     if args.modality == "mri":
         from sacral_tumor_ai.phantom.mri_cohort import write_mri_cohort
 
@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     cohort.add_argument("--in-plane-mm", type=float, nargs=2, default=(0.6, 1.0), metavar=("MIN", "MAX"))
     cohort.add_argument("--slice-mm", type=float, nargs=2, default=(1.0, 5.0), metavar=("MIN", "MAX"))
     cohort.add_argument("--no-montage", action="store_true", help="skip the per-case PNG montages")
+    cohort.add_argument("--no-prostheses", action="store_true", help="no hip prostheses (generated CT: 12%% of cases have one by default)")
     cohort.set_defaults(handler=_cmd_cohort)
 
     web = commands.add_parser("web", help="start the browser app (trame-slicer) on a volume, or on the bundled demo case; prints the URL")

@@ -126,6 +126,7 @@ def write_cohort(
         "modality": "CT",
         "source": source,
         "labels": {"tumor_only" if source == "real" else "all": True, "table": label_table()},
+        "hip_prostheses": {"enabled": source == "generated" and settings.implants, "cases": sum(bool(r.get("hip_prosthesis")) for r in records)},
         **common_dataset_fields(seed, cases, counts),
     }
     write_json(dataset, out / "dataset.json")
