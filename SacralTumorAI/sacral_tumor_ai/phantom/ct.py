@@ -59,13 +59,13 @@ def compute_fields(grid: Grid, pose: Pose, pelvis: Pelvis, body: Body, tumour: T
     texture = ndimage.gaussian_filter(rng.standard_normal(x.shape, dtype=np.float32), 1.0) * 2.5
     hips = [pelvis.hip(x, y, z, 1), pelvis.hip(x, y, z, -1)]
     femora = np.minimum(pelvis.femur(x, y, z, 1), pelvis.femur(x, y, z, -1))
-    metal = liner = None
     for implant in implants:  # the prosthesis replaces the reamed acetabulum and the femoral head and neck
         resected = implant.resected(pelvis, x, y, z)
-        hips[0 if implant.side == 1 else 1] = sdf.subtract(hips[0 if implant.side == 1 else 1], resected)
+        side = 0 if implant.side == 1 else 1
+        hips[side] = sdf.subtract(hips[side], resected)
         femora = sdf.subtract(femora, resected)
-        metal = implant.metal(pelvis, x, y, z) if metal is None else sdf.union(metal, implant.metal(pelvis, x, y, z))
-        liner = implant.liner(pelvis, x, y, z) if liner is None else sdf.union(liner, implant.liner(pelvis, x, y, z))
+    metal = sdf.union(*[implant.metal(pelvis, x, y, z) for implant in implants]) if implants else None
+    liner = sdf.union(*[implant.liner(pelvis, x, y, z) for implant in implants]) if implants else None
     return Fields(
         body=up(body.outline(x, y, z)),
         pelvic_fat=up(body.pelvic_fat(x, y, z, pelvis)),
