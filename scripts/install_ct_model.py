@@ -126,9 +126,12 @@ RESULTS = {
 
 
 def _cohort(build: Path, folder: str) -> str:
-    """'seed S, N cases, generator V' from a cohort's dataset.json."""
+    """'seed S, N cases, generator V' from a cohort's dataset.json, and its hip prostheses where it records them
+    (generator 1.7 on)."""
     dataset = json.loads((build / folder / "dataset.json").read_text())
-    return f"`cohort --seed {dataset['seed']}`, {dataset['cases']} cases, generator {dataset['generator_version']}"
+    prostheses = dataset.get("hip_prostheses")
+    metal = f", {prostheses['cases']} with hip prostheses" if prostheses and prostheses["enabled"] else ""
+    return f"`cohort --seed {dataset['seed']}`, {dataset['cases']} cases{metal}, generator {dataset['generator_version']}"
 
 
 def _table(evaluations: dict, name: str) -> list[str]:
