@@ -94,8 +94,9 @@ class MetalArtefacts:
     random stream of its starvation noise."""
 
     rng: np.random.Generator
-    hardening: float  # HU per (mm of metal path)^2: dark bands between metal parts
-    starvation: float  # HU per mm of metal path, times noise: bright and dark rays
+    # The projection error, in HU mm of line integral, for a ray through P mm of metal:
+    hardening: float  # -hardening x P^2: dark bands between metal parts
+    starvation: float  # starvation x P x unit noise: bright and dark rays
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> MetalArtefacts:
