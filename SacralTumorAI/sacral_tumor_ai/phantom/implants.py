@@ -104,7 +104,7 @@ class MetalArtefacts:
 
 
 def sample_implants(rng: np.random.Generator, pelvis: Pelvis, tumour: Tumour | None) -> tuple[HipImplant, ...]:
-    """None in most cases; one or both hips replaced in ``PREVALENCE`` of them, never beside the tumour (a
+    """No prosthesis in most cases; one or both hips replaced in ``PREVALENCE`` of them, never beside the tumour (a
     periacetabular tumour with a prosthesis is a revision case, not what these models are for)."""
     if rng.uniform() >= PREVALENCE:
         return ()
