@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compute_floor import peak_rss_gb  # noqa: E402
 
 from sacral_tumor_ai.io import write_image  # noqa: E402
-from sacral_tumor_ai.phantom.case import ScanSettings, case_implants, case_rng, generate_case, sample_patient  # noqa: E402
+from sacral_tumor_ai.phantom.case import ScanSettings, first_cases, generate_case  # noqa: E402
 from sacral_tumor_ai.phantom.implants import PREVALENCE  # noqa: E402
 from sacral_tumor_ai.phantom.mri import generate_mri_case  # noqa: E402
 
@@ -46,17 +46,6 @@ def ct_case_seconds(index: int, settings: ScanSettings, folder: Path) -> tuple[f
     return middle - start, time.perf_counter() - middle, bool(case.details["hip_prostheses"])
 
 
-def with_prostheses(settings: ScanSettings, count: int) -> list[int]:
-    """The first ``count`` cases of seed 1 with a hip prosthesis."""
-    found = []
-    for index in range(1000):
-        if len(found) == count:
-            break
-        if case_implants(1, index, sample_patient(case_rng(1, index), settings))[0]:
-            found.append(index)
-    return found
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=10)
@@ -66,7 +55,7 @@ def main() -> None:
     generate_case(0, 0, settings)  # warm-up: imports and first allocations
     with tempfile.TemporaryDirectory() as folder:
         runs = [ct_case_seconds(index, settings, Path(folder)) for index in range(args.cases)]
-        metal_runs = [ct_case_seconds(index, settings, Path(folder)) for index in with_prostheses(settings, 2)]
+        metal_runs = [ct_case_seconds(index, settings, Path(folder)) for index in first_cases(1, 2, settings)]
         mri = mri_seconds_per_case(args.mri_cases, Path(folder)) if args.mri_cases else 0.0
     generating = sum(run[0] for run in runs) / len(runs)
     writing = sum(run[1] for run in runs) / len(runs)

@@ -33,6 +33,7 @@ from compute_floor import forward_flops, matmul_flops_per_second  # noqa: E402
 from sacral_tumor_ai.ctseg import inference as ct_inference  # noqa: E402
 from sacral_tumor_ai.ctseg.spec import CTModelSpec  # noqa: E402
 from sacral_tumor_ai.demo import bundled_model_path  # noqa: E402
+from sacral_tumor_ai.evaluation.segmentation_metrics import dice  # noqa: E402
 from sacral_tumor_ai.models.networks import load_network  # noqa: E402
 from sacral_tumor_ai.models.package import load_package  # noqa: E402
 from sacral_tumor_ai.mriseg import inference as mri_inference  # noqa: E402
@@ -70,11 +71,6 @@ def timed(function: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     return time.perf_counter() - started, result
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = a.sum() + b.sum()
-    return float(2 * (a & b).sum() / total) if total else 1.0
 
 
 def compare(title: str, predict: Callable[[object, str], np.ndarray], package, labels: Callable[[np.ndarray], np.ndarray],

@@ -10,24 +10,13 @@ with it, the reamed acetabulum is not hip bone, so the hip scores compare each r
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
 
 from sacral_tumor_ai.demo import bundled_model_path
 from sacral_tumor_ai.evaluation.evaluate_seg import evaluate_segmentation_model
 from sacral_tumor_ai.io import write_image, write_json
-from sacral_tumor_ai.phantom.case import ScanSettings, case_implants, case_rng, generate_case, sample_patient
-
-
-def prosthesis_cases(seed: int, count: int) -> list[int]:
-    found: list[int] = []
-    index = 0
-    while len(found) < count:
-        if case_implants(seed, index, sample_patient(case_rng(seed, index), ScanSettings()))[0]:
-            found.append(index)
-        index += 1
-    return found
+from sacral_tumor_ai.phantom.case import ScanSettings, first_cases, generate_case
 
 
 def write_set(out: Path, seed: int, indices: list[int], implants: bool) -> Path:
@@ -49,7 +38,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2027)
     parser.add_argument("--out", type=Path, default=Path("build/metal-effect"))
     args = parser.parse_args()
-    indices = prosthesis_cases(args.seed, args.cases)
+    indices = first_cases(args.seed, args.cases)
     results = {}
     for name, implants in (("with prostheses", True), ("without", False)):
         folder = args.out / ("with" if implants else "without")
@@ -61,7 +50,7 @@ def main() -> None:
     for structure in results["without"]:
         cells = [f"Dice {results[name][structure]['dice']['mean']:.3f}, HD95 {results[name][structure]['hd95_mm']['mean'] or float('nan'):.1f} mm" for name in results]
         print(f"{structure:10s} with prostheses: {cells[0]:28s} without: {cells[1]}")
-    (args.out / "summary.json").write_text(json.dumps(results, indent=2))
+    write_json(results, args.out / "summary.json")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR
-from sacral_tumor_ai.phantom.case import ScanSettings, case_implants, case_rng, generate_case, sample_patient
+from sacral_tumor_ai.phantom.case import ScanSettings, case_implants, case_rng, first_cases, generate_case, sample_patient
 from sacral_tumor_ai.phantom.implants import METAL_HU, PREVALENCE
 
 SMALL = ScanSettings(size=(110, 110, 60), in_plane_mm=(3.2, 3.4), slice_mm=(4.0, 4.5))
@@ -20,11 +20,9 @@ SEED = 21
 
 def _first(with_prostheses: bool) -> int:
     """The first case of ``SEED`` with (or without) a hip prosthesis."""
-    for index in range(200):
-        implants, _ = case_implants(SEED, index, sample_patient(case_rng(SEED, index), SMALL))
-        if bool(implants) == with_prostheses:
-            return index
-    raise AssertionError("no such case in 200")
+    found = first_cases(SEED, 1, SMALL, with_prostheses, limit=200)
+    assert found, "no such case in 200"
+    return found[0]
 
 
 def _arrays(index: int, implants: bool) -> tuple[np.ndarray, np.ndarray, dict]:

@@ -99,6 +99,18 @@ def case_implants(seed: int, index: int, patient: Patient) -> tuple[tuple[HipImp
     return sample_implants(rng, patient.pelvis, patient.tumour), rng
 
 
+def first_cases(seed: int, count: int, settings: ScanSettings = ScanSettings(), with_prostheses: bool = True, limit: int = 1000) -> list[int]:
+    """The first ``count`` case indices of cohort ``seed`` with (or without) a hip prosthesis, among its first
+    ``limit``; drawn without rendering anything."""
+    found: list[int] = []
+    for index in range(limit):
+        if len(found) == count:
+            break
+        if bool(case_implants(seed, index, sample_patient(case_rng(seed, index), settings))[0]) == with_prostheses:
+            found.append(index)
+    return found
+
+
 def generate_case(seed: int, index: int, settings: ScanSettings = ScanSettings(), class_name: str | None = None) -> GeneratedCase:
     """Generate case ``index`` of cohort ``seed`` as a CT (optionally forcing the tumour class)."""
     rng = case_rng(seed, index)

@@ -126,9 +126,11 @@ def metal_streaks(metal: np.ndarray, pixel_mm: float, artefacts: MetalArtefacts)
     in each axial slice of square ``pixel_mm`` pixels."""
     streaks = np.zeros(metal.shape, np.float32)
     factor = max(1, int(round(ARTEFACT_PIXEL_MM / pixel_mm)))
+    rays = None  # every slice has the same coarse grid: its geometry is made once
     for index in np.flatnonzero(metal.reshape(len(metal), -1).max(axis=1) > 0.01):
         coarse = _block_sum(metal[index], factor) / factor**2
-        error = _back_project(_sinogram(coarse, pixel_mm * factor, artefacts), coarse.shape, pixel_mm * factor)
+        rays = rays or _Rays.of(coarse.shape, pixel_mm * factor)
+        error = _back_project(_sinogram(coarse, rays, artefacts), rays, coarse.shape)
         streaks[index] = ndimage.zoom(error, factor, order=1, grid_mode=True, mode="nearest")[: metal.shape[1], : metal.shape[2]]
     return streaks * (1 - metal)  # metal itself still reads saturated
 
@@ -140,37 +142,49 @@ def _block_sum(image: np.ndarray, factor: int) -> np.ndarray:
     return padded.reshape(ny // factor, factor, nx // factor, factor).sum(axis=(1, 3))
 
 
-def _offsets(shape: tuple[int, int], pixel_mm: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pixel centres (x, y, mm from the slice centre), each angle's cosine and sine."""
-    ys, xs = np.indices(shape, dtype=np.float32)
-    x = (xs - (shape[1] - 1) / 2) * pixel_mm
-    y = (ys - (shape[0] - 1) / 2) * pixel_mm
-    angles = np.arange(ANGLES, dtype=np.float32) * np.float32(np.pi / ANGLES)
-    return np.stack([x.ravel(), y.ravel()]), np.cos(angles), np.sin(angles)
+@dataclass(frozen=True)
+class _Rays:
+    """A slice grid's geometry for projection: pixel centres (2 x pixels, x and y in mm from the slice centre),
+    each angle's cosine and sine, the number of bins (of ``pixel_mm``) across the slice."""
+
+    points: np.ndarray
+    cos: np.ndarray
+    sin: np.ndarray
+    bins: int
+    pixel_mm: float
+
+    @classmethod
+    def of(cls, shape: tuple[int, int], pixel_mm: float) -> _Rays:
+        ys, xs = np.indices(shape, dtype=np.float32)
+        x = (xs - (shape[1] - 1) / 2) * pixel_mm
+        y = (ys - (shape[0] - 1) / 2) * pixel_mm
+        angles = np.arange(ANGLES, dtype=np.float32) * np.float32(np.pi / ANGLES)
+        return cls(np.stack([x.ravel(), y.ravel()]), np.cos(angles), np.sin(angles), int(np.ceil(np.hypot(*shape))) + 1, pixel_mm)
+
+    def bin_of(self, k: int, points: np.ndarray) -> np.ndarray:
+        """Where ``points`` (2 x n, mm) fall across angle ``k``'s projection, in bins."""
+        return (points[0] * self.cos[k] + points[1] * self.sin[k]) / self.pixel_mm + self.bins / 2
 
 
-def _sinogram(metal: np.ndarray, pixel_mm: float, artefacts: MetalArtefacts) -> np.ndarray:
-    """Each angle's ramp-filtered projection error (ANGLES x bins, HU mm), bins of ``pixel_mm`` across the slice."""
-    points, cos, sin = _offsets(metal.shape, pixel_mm)
-    bins = int(np.ceil(np.hypot(*metal.shape))) + 1
-    weights = metal.ravel() * pixel_mm  # mm of metal each pixel adds to a ray through it
+def _sinogram(metal: np.ndarray, rays: _Rays, artefacts: MetalArtefacts) -> np.ndarray:
+    """Each angle's ramp-filtered projection error (ANGLES x bins, HU mm) of a slice's metal fraction."""
+    bins = rays.bins
+    weights = metal.ravel() * rays.pixel_mm  # mm of metal each pixel adds to a ray through it
     inside = weights > 0
+    points = rays.points[:, inside]
     sinogram = np.empty((ANGLES, bins), np.float32)
     for k in range(ANGLES):
-        s = (points[0, inside] * cos[k] + points[1, inside] * sin[k]) / pixel_mm + bins / 2
-        sinogram[k] = np.bincount(np.clip(s.astype(int), 0, bins - 1), weights[inside], minlength=bins)
+        sinogram[k] = np.bincount(np.clip(rays.bin_of(k, points).astype(int), 0, bins - 1), weights[inside], minlength=bins)
     noise = artefacts.rng.standard_normal(sinogram.shape).astype(np.float32)
     error = -artefacts.hardening * sinogram**2 + artefacts.starvation * sinogram * noise
     ramp = np.abs(np.fft.rfftfreq(2 * bins)) * np.hanning(2 * (bins + 1))[bins + 1 :][: bins + 1]  # Ram-Lak, Hann-windowed
     return np.fft.irfft(np.fft.rfft(error, 2 * bins, axis=1) * ramp, axis=1)[:, :bins].astype(np.float32)
 
 
-def _back_project(filtered: np.ndarray, shape: tuple[int, int], pixel_mm: float) -> np.ndarray:
+def _back_project(filtered: np.ndarray, rays: _Rays, shape: tuple[int, int]) -> np.ndarray:
     """Filtered back-projection of the error onto a ``shape`` slice (HU)."""
-    points, cos, sin = _offsets(shape, pixel_mm)
-    bins = filtered.shape[1]
-    positions = np.arange(bins, dtype=np.float32) + 0.5
-    image = np.zeros(points.shape[1], np.float32)
+    positions = np.arange(rays.bins, dtype=np.float32) + 0.5
+    image = np.zeros(rays.points.shape[1], np.float32)
     for k in range(ANGLES):
-        image += np.interp((points[0] * cos[k] + points[1] * sin[k]) / pixel_mm + bins / 2, positions, filtered[k])
-    return (image * np.float32(np.pi / ANGLES / pixel_mm)).reshape(shape)
+        image += np.interp(rays.bin_of(k, rays.points), positions, filtered[k])
+    return (image * np.float32(np.pi / ANGLES / rays.pixel_mm)).reshape(shape)
