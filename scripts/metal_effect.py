@@ -17,6 +17,7 @@ from sacral_tumor_ai.demo import bundled_model_path
 from sacral_tumor_ai.evaluation.evaluate_seg import evaluate_segmentation_model
 from sacral_tumor_ai.io import write_image, write_json
 from sacral_tumor_ai.phantom.case import ScanSettings, first_cases, generate_case
+from sacral_tumor_ai.phantom.cohort import prosthesis_sides
 
 
 def write_set(out: Path, seed: int, indices: list[int], implants: bool) -> Path:
@@ -26,7 +27,7 @@ def write_set(out: Path, seed: int, indices: list[int], implants: bool) -> Path:
         case = generate_case(seed, index, replace(ScanSettings(), implants=implants))
         image = write_image(case.image, out / "images" / f"{case.case_id}_ct.nii.gz")
         label = write_image(case.labelmap, out / "labels" / f"{case.case_id}.nii.gz")
-        items.append({"case_id": case.case_id, "image": str(image), "label": str(label), "hip_prosthesis": "+".join(case.details["hip_prostheses"])})
+        items.append({"case_id": case.case_id, "image": str(image), "label": str(label), "hip_prosthesis": prosthesis_sides(case.details)})
     write_json({"training": [], "validation": [], "test": items}, out / "datalist.json")
     return out / "datalist.json"
 

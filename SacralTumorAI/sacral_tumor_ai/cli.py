@@ -65,10 +65,10 @@ def _cmd_cohort(args: argparse.Namespace) -> int:
         if args.source != "generated":
             raise SacralTumorAIError("--modality mri supports only --source generated")
         settings = ScanSettings(in_plane_mm=tuple(args.in_plane_mm), slice_mm=(max(3.0, args.slice_mm[0]), max(3.0, args.slice_mm[1])))
-        dataset = write_mri_cohort(args.out, args.cases, args.seed, settings, montage=not args.no_montage)
+        dataset = write_mri_cohort(args.out, args.cases, args.seed, settings, montage=not args.no_montage, workers=args.workers)
         print(f"cohort: {dataset['cases']} MRI cases in {args.out} (splits {dataset['counts']})")
         return 0
-    dataset = write_cohort(args.out, args.cases, args.seed, args.source, settings, montage=not args.no_montage)
+    dataset = write_cohort(args.out, args.cases, args.seed, args.source, settings, montage=not args.no_montage, workers=args.workers)
     print(f"cohort: {dataset['cases']} cases in {args.out} (splits {dataset['counts']})")
     return 0
 
@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     cohort.add_argument("--in-plane-mm", type=float, nargs=2, default=(0.6, 1.0), metavar=("MIN", "MAX"))
     cohort.add_argument("--slice-mm", type=float, nargs=2, default=(1.0, 5.0), metavar=("MIN", "MAX"))
     cohort.add_argument("--no-montage", action="store_true", help="skip the per-case PNG montages")
+    cohort.add_argument("--workers", type=int, help="cases generated at once, each in its own process (default: the available cores, as many as fit in memory; 1: none)")
     cohort.add_argument("--no-prostheses", action="store_true", help="no hip prostheses (generated CT: 12%% of cases have one by default)")
     cohort.set_defaults(handler=_cmd_cohort)
 

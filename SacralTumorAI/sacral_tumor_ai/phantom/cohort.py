@@ -11,17 +11,19 @@
 from __future__ import annotations
 
 import csv
-import time
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import SimpleITK as sitk
 
 from sacral_tumor_ai.io import atomic_output, read_image, write_image, write_json
 from sacral_tumor_ai.labels import LABELS, terminology_string
-from sacral_tumor_ai.phantom.case import GENERATOR_VERSION, ScanSettings, case_rng, generate_case
+from sacral_tumor_ai.phantom.case import GENERATOR_VERSION, ScanSettings, case_rng, generate_case, generation_peak_bytes
 from sacral_tumor_ai.phantom.classes import CLASS_NAMES, CLASSES, class_by_name, sample_class
+from sacral_tumor_ai.phantom.parallel import run_cases
 
 SPLIT_SHARES = (("training", 0.70), ("validation", 0.15), ("test", 0.15))
 CSV_COLUMNS = ("case_id", "split", "class", "age", "sex", "zone", "side", "sacral_level", "tumour_volume_ml", "source", "hip_prosthesis")
@@ -83,6 +85,39 @@ def finish_cohort(out: Path, records: list[dict[str, Any]], seed: int, datalist_
     return {name: len(items) for name, items in datalist.items()}
 
 
+# insert_case on the bundled real CT (122 x 101 x 112 voxels) peaks under 0.25 GB (2026-11-28).
+INSERTION_PEAK_BYTES = 0.5e9
+
+
+@functools.lru_cache(maxsize=1)
+def _real_ct() -> sitk.Image:
+    """The bundled real CT, read once per process (each worker has its own)."""
+    from sacral_tumor_ai.demo import demo_ct_path
+
+    return read_image(demo_ct_path())
+
+
+def _ct_record(out: Path, seed: int, source: str, settings: ScanSettings, montage: bool, index: int) -> dict[str, Any]:
+    """Make case ``index`` and write its files; returns its clinical record (a worker process's whole job)."""
+    if source == "real":
+        from sacral_tumor_ai.phantom.insert import insert_case
+
+        rng = case_rng(seed, index)
+        image, labelmap, info = insert_case(_real_ct(), sample_class(rng), rng)
+        case_id = f"real{seed:03d}_{index:05d}"
+        clinical = {"case_id": case_id, "class": info["class"], "age": info["age"], "sex": info["sex"], "zone": info["zone"], "side": "", "sacral_level": "", "tumour_volume_ml": info["volume_ml"], "labelled": ["tumor"]}
+    else:
+        case = generate_case(seed, index, settings)
+        image, labelmap, case_id = case.image, case.labelmap, case.case_id
+        clinical = {**case.clinical, "hip_prosthesis": prosthesis_sides(case.details)}
+    return {**clinical, **_write_case(out, case_id, image, labelmap, montage), "source": source}
+
+
+def prosthesis_sides(details: dict[str, Any]) -> str:
+    """A generated case's hip prostheses as clinical.csv writes them: "left", "right", "left+right" or ""."""
+    return "+".join(details["hip_prostheses"])
+
+
 def write_cohort(
     out: str | Path,
     cases: int,
@@ -91,34 +126,17 @@ def write_cohort(
     settings: ScanSettings = ScanSettings(),
     montage: bool = True,
     log: Callable[[str], None] = print,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Generate ``cases`` CT cases (``source`` "generated", or "real" for lesions inserted into the bundled
-    real CT) and write the layout above; returns dataset.json's content."""
+    real CT) and write the layout above; returns dataset.json's content. ``workers``: processes generating
+    cases at once (default: the available cores, within the memory; see :mod:`.parallel`)."""
     out = Path(out)
-    records: list[dict[str, Any]] = []
-    started = time.perf_counter()
-    real_ct = None
     if source == "real":
-        from sacral_tumor_ai.demo import demo_ct_path
-
-        real_ct = read_image(demo_ct_path())
-    for index in range(cases):
-        if source == "real":
-            from sacral_tumor_ai.phantom.insert import insert_case
-
-            rng = case_rng(seed, index)
-            tumour_class = sample_class(rng)
-            image, labelmap, info = insert_case(real_ct, tumour_class, rng)
-            case_id = f"real{seed:03d}_{index:05d}"
-            clinical = {"case_id": case_id, "class": info["class"], "age": info["age"], "sex": info["sex"], "zone": info["zone"], "side": "", "sacral_level": "", "tumour_volume_ml": info["volume_ml"], "labelled": ["tumor"]}
-        else:
-            case = generate_case(seed, index, settings)
-            image, labelmap, case_id = case.image, case.labelmap, case.case_id
-            clinical = {**case.clinical, "hip_prosthesis": "+".join(case.details["hip_prostheses"])}
-        files = _write_case(out, case_id, image, labelmap, montage)
-        records.append({**clinical, **files, "source": source})
-        if (index + 1) % 10 == 0 or index + 1 == cases:
-            log(f"{index + 1}/{cases} cases, {(time.perf_counter() - started) / (index + 1):.1f} s per case")
+        peaks = [INSERTION_PEAK_BYTES] * cases
+    else:
+        peaks = [generation_peak_bytes(seed, index, settings) for index in range(cases)]
+    records = run_cases(functools.partial(_ct_record, out, seed, source, settings, montage), peaks, workers, log)
     keys = ("case_id", "image", "label", "class", "age", "sex") + (("labelled",) if source == "real" else ())
     counts = finish_cohort(out, records, seed, keys)
     dataset = {
@@ -133,4 +151,4 @@ def write_cohort(
     return dataset
 
 
-__all__ = ["CSV_COLUMNS", "class_by_name", "stratified_splits", "write_cohort"]
+__all__ = ["CSV_COLUMNS", "class_by_name", "prosthesis_sides", "stratified_splits", "write_cohort"]

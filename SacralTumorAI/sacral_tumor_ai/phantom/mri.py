@@ -17,7 +17,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from sacral_tumor_ai.labels import TUMOR
-from sacral_tumor_ai.phantom.case import ScanSettings, case_rng, sample_patient
+from sacral_tumor_ai.phantom.case import PEAK_MARGIN, ScanSettings, case_rng, sample_patient
 from sacral_tumor_ai.phantom.ct import Fields, compute_fields, label_fields
 from sacral_tumor_ai.phantom.grid import Grid
 from sacral_tumor_ai.phantom.pose import Pose
@@ -86,6 +86,18 @@ def _render_sequence(sequence: str, fields: Fields, grid: Grid, tumour: Tumour, 
     image.SetSpacing(grid.spacing)
     image.SetOrigin(grid.origin)
     return image
+
+
+# generate_mri_case's peak memory (as for CT, 2026-11-28): 1.22 GB for a T2-w grid of 6.5 M voxels (seed 32,
+# case 2), 4.30 GB for 25.3 M (case 16): about 0.16 GB plus 164 bytes per T2-w voxel (three grids of fields).
+MRI_PEAK_BASE_BYTES = 0.16e9
+MRI_PEAK_BYTES_PER_VOXEL = 164.0
+
+
+def mri_generation_peak_bytes(seed: int, index: int, settings: ScanSettings = MRI_SETTINGS) -> float:
+    """Estimated peak memory of ``generate_mri_case(seed, index, settings)``, from its T2-w grid (drawn, not rendered)."""
+    voxels = float(np.prod(sample_patient(case_rng(seed, index), settings).grid.size))
+    return PEAK_MARGIN * (MRI_PEAK_BASE_BYTES + MRI_PEAK_BYTES_PER_VOXEL * voxels)
 
 
 def generate_mri_case(seed: int, index: int, settings: ScanSettings = MRI_SETTINGS, class_name: str | None = None) -> MriCase:

@@ -12,7 +12,7 @@ grid, and ``sequences``: sequence -> {image, label, label_fine, labelled_slices}
 
 from __future__ import annotations
 
-import time
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,9 @@ from sacral_tumor_ai.io import write_image, write_json
 from sacral_tumor_ai.phantom.case import ScanSettings
 from sacral_tumor_ai.phantom.cohort import common_dataset_fields, finish_cohort, label_table
 from sacral_tumor_ai.phantom.coarse import coarse_labels
-from sacral_tumor_ai.phantom.mri import MRI_SETTINGS, generate_mri_case
+from sacral_tumor_ai.phantom.mri import MRI_SETTINGS, generate_mri_case, mri_generation_peak_bytes
 from sacral_tumor_ai.phantom.mri_montage import save_mri_montage
+from sacral_tumor_ai.phantom.parallel import run_cases
 
 COARSE_MARGIN = 5
 
@@ -46,16 +47,26 @@ def _write_mri_case(out: Path, case, montage: bool) -> dict[str, Any]:
     return {"image": images, **t2, "sequences": sequences}
 
 
-def write_mri_cohort(out: str | Path, cases: int, seed: int, settings: ScanSettings = MRI_SETTINGS, montage: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Generate ``cases`` MRI studies and write the layout above; returns dataset.json's content."""
+def _mri_record(out: Path, seed: int, settings: ScanSettings, montage: bool, index: int) -> dict[str, Any]:
+    """Make study ``index`` and write its files; returns its record (a worker process's whole job)."""
+    case = generate_mri_case(seed, index, settings)
+    return {**case.clinical, **_write_mri_case(out, case, montage), "source": "generated"}
+
+
+def write_mri_cohort(
+    out: str | Path,
+    cases: int,
+    seed: int,
+    settings: ScanSettings = MRI_SETTINGS,
+    montage: bool = True,
+    log: Callable[[str], None] = print,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Generate ``cases`` MRI studies and write the layout above; returns dataset.json's content. ``workers``
+    as for :func:`~sacral_tumor_ai.phantom.cohort.write_cohort`."""
     out = Path(out)
-    records: list[dict[str, Any]] = []
-    started = time.perf_counter()
-    for index in range(cases):
-        case = generate_mri_case(seed, index, settings)
-        records.append({**case.clinical, **_write_mri_case(out, case, montage), "source": "generated"})
-        if (index + 1) % 10 == 0 or index + 1 == cases:
-            log(f"{index + 1}/{cases} cases, {(time.perf_counter() - started) / (index + 1):.1f} s per case")
+    peaks = [mri_generation_peak_bytes(seed, index, settings) for index in range(cases)]
+    records = run_cases(functools.partial(_mri_record, out, seed, settings, montage), peaks, workers, log)
     counts = finish_cohort(out, records, seed, ("case_id", "image", "label", "label_fine", "labelled_slices", "sequences", "class", "age", "sex"))
     dataset = {
         "name": "SacralTumorAI generated MRI cohort",
