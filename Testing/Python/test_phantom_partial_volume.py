@@ -36,6 +36,20 @@ def test_upsampled_fields_match_the_coarse_samples_they_interpolate() -> None:
     np.testing.assert_allclose(grid.upsample(coarse), _linear(*_points(grid)), atol=1e-3)
 
 
+def test_a_field_upsampled_below_a_level_is_exact_there_and_never_crosses_it() -> None:
+    rng = np.random.default_rng(7)
+    for size, spacing in (((61, 47, 29), (0.7, 0.9, 1.1)), ((40, 40, 13), (1.0, 0.6, 2.5))):
+        grid = Grid.around(size, spacing, (0.0, 0.0, 0.0))
+        x, y, z = grid.coarse_points()
+        for centre in (x.mean(), x.min(), x.max() + 30.0):  # a blob in the middle, at an edge, outside the grid
+            coarse = (np.sqrt((x - centre) ** 2 + (y - 1.0) ** 2 + (z + 2.0) ** 2) - 9.0 + rng.normal(0, 0.5, x.shape)).astype(np.float32)
+            exact, banded = grid.upsample(coarse), grid.upsample_below(coarse, 2.0)
+            assert banded.shape == exact.shape == tuple(reversed(size))
+            below = exact < 2.0
+            assert np.array_equal(banded[below], exact[below])  # to the bit
+            assert (banded[~below] >= 2.0).all() and below.any() == (centre != x.max() + 30.0)
+
+
 def test_a_coarse_scan_shows_thin_cortex_at_partial_density() -> None:
     # The same patient at 1 mm and at 3 mm: a 0.6-1.4 mm cortex fills at most part of a 3 mm voxel, so the
     # brightest bone voxels are far dimmer at 3 mm. Point sampling would show it at full density, or not at all.

@@ -21,11 +21,14 @@ from sacral_tumor_ai.phantom.body import Body
 from sacral_tumor_ai.phantom.grid import Grid, block_centres, block_mean
 from sacral_tumor_ai.phantom.implants import LINER_HU, METAL_HU, HipImplant, MetalArtefacts, metal_streaks
 from sacral_tumor_ai.phantom.pose import Pose
-from sacral_tumor_ai.phantom.tumours import Tumour, tumour_hu
+from sacral_tumor_ai.phantom.tumours import SHELL_MM, Tumour, tumour_hu
 
 AIR, FAT, MUSCLE, FLUID, GAS, BOWEL = -1000.0, -100.0, 50.0, 8.0, -950.0, 25.0
 SUB_VOXEL_MM = 1.25  # below the blurred cortex's width (PSF FWHM about 1.4 mm); coarse enough to keep generation fast
 PSF_MM = 0.6  # Gaussian sigma of the scanner's point spread, in every direction
+RIM_MM = 1.2  # an expansile tumour's thin shell of bone: within this distance of the mass's surface
+RIM_BONE_MM = 12.0  # and only this close to a hip bone or the sacrum
+MASK = 1.0  # fields used only as masks (< 0) are interpolated exactly only below this (Grid.upsample_below)
 
 
 @dataclass(frozen=True)
@@ -66,24 +69,32 @@ def compute_fields(grid: Grid, pose: Pose, pelvis: Pelvis, body: Body, tumour: T
         femora = sdf.subtract(femora, resected)
     metal = sdf.union(*[implant.metal(pelvis, x, y, z) for implant in implants]) if implants else None
     liner = sdf.union(*[implant.liner(pelvis, x, y, z) for implant in implants]) if implants else None
+    # Most fields are read only below some level (a mask, the pelvic bones' distance near the tumour's rim,
+    # the mass within its shell): interpolating them only where they fall below it is what makes a case fast.
+    def mask(field: np.ndarray) -> np.ndarray:
+        return grid.upsample_below(field, MASK)
+
+    def bone(field: np.ndarray) -> np.ndarray:
+        return grid.upsample_below(field, RIM_BONE_MM)
+
     return Fields(
-        body=up(body.outline(x, y, z)),
-        pelvic_fat=up(body.pelvic_fat(x, y, z, pelvis)),
-        bladder=up(body.bladder(x, y, z, pelvis)),
-        rectum=up(body.rectum(x, y, z, pelvis)),
-        loops=up(loops),
-        gas=up(gas),
-        sacrum=up(pelvis.sacrum(x, y, z)),
-        hip_left=up(hips[0]),
-        hip_right=up(hips[1]),
-        spine=up(pelvis.spine(x, y, z)),
-        femora=up(femora),
-        femoral_region=up(pelvis.femoral_marrow_region(x, y, z)),
-        tumour=None if tumour is None else up(tumour.field(x, y, z)),
-        calcification=None if tumour is None or not tumour.calcified else up(tumour.lobe_shells(x, y, z)),
+        body=up(body.outline(x, y, z)),  # read deep inside (the subcutaneous fat's depth)
+        pelvic_fat=mask(body.pelvic_fat(x, y, z, pelvis)),
+        bladder=mask(body.bladder(x, y, z, pelvis)),
+        rectum=mask(body.rectum(x, y, z, pelvis)),
+        loops=mask(loops),
+        gas=mask(gas),
+        sacrum=bone(pelvis.sacrum(x, y, z)),
+        hip_left=bone(hips[0]),
+        hip_right=bone(hips[1]),
+        spine=bone(pelvis.spine(x, y, z)),
+        femora=mask(femora),
+        femoral_region=up(pelvis.femoral_marrow_region(x, y, z)),  # read wherever the femora are
+        tumour=None if tumour is None else grid.upsample_below(tumour.field(x, y, z), RIM_MM),
+        calcification=None if tumour is None or not tumour.calcified else grid.upsample_below(tumour.lobe_shells(x, y, z), SHELL_MM),
         texture=up(texture),
-        metal=None if metal is None else up(metal),
-        liner=None if liner is None else up(liner),
+        metal=None if metal is None else mask(metal),
+        liner=None if liner is None else mask(liner),
     )
 
 
@@ -172,6 +183,6 @@ def _render_tumour(hu, fields: Fields, tumour: Tumour, inside, cortical: float, 
     shells = fields.calcification[mass] if fields.calcification is not None else None
     hu[mass] = tumour_hu(tumour, fields.tumour[mass], fields.texture[mass], shells, bone_distance(mass) < 0, cancellous + 60.0)
     if tumour.expansile:
-        rim = (np.abs(fields.tumour) < 1.2) & inside
-        rim[rim] = bone_distance(rim) < 12.0
+        rim = (np.abs(fields.tumour) < RIM_MM) & inside
+        rim[rim] = bone_distance(rim) < RIM_BONE_MM
         hu[rim] = 0.6 * cortical

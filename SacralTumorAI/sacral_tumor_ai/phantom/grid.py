@@ -51,9 +51,35 @@ class Grid:
 
     def upsample(self, coarse: np.ndarray) -> np.ndarray:
         """Linear interpolation of a coarse (z, y, x) field onto the output grid."""
-        result = np.asarray(coarse, np.float32)
+        return self._upsample(np.asarray(coarse, np.float32), self.size)
+
+    def upsample_below(self, coarse: np.ndarray, level: float) -> np.ndarray:
+        """:meth:`upsample`, exact wherever the field is below ``level`` and ``level`` wherever it is not.
+
+        For fields that are only compared with values at or below ``level`` (a mask ``< 0``, a distance
+        ``< 12``): interpolation runs only over the box of coarse cells with a corner below ``level``, the rest
+        of the grid is filled. Outside that box every cell's corners are at or above ``level``, and a linear
+        interpolation never goes below its corners, so no comparison changes; inside it, the arithmetic is the
+        same to the bit (each output voxel has the same two neighbours and weight)."""
+        coarse = np.asarray(coarse, np.float32)
+        result = np.full(tuple(reversed(self.size)), level, np.float32)
+        below = np.nonzero(coarse < level)
+        if not below[0].size:
+            return result
+        box, size = [], []
+        for axis, f, n in zip((0, 1, 2), reversed(self.factor), reversed(self.size)):
+            first = max(int(below[axis].min()) - 1, 0)  # the cells on both sides of each point below
+            last = min(int(below[axis].max()) + 1, coarse.shape[axis] - 1)
+            box.append(slice(first, last + 1))
+            size.append(min(last * f, n) - first * f)
+        block = self._upsample(coarse[tuple(box)], tuple(reversed(size)))
+        result[tuple(slice(b.start * f, b.start * f + k) for b, f, k in zip(box, reversed(self.factor), size))] = block
+        return result
+
+    def _upsample(self, coarse: np.ndarray, size: tuple[int, int, int]) -> np.ndarray:
+        result = coarse
         # The axis that grows most goes last, so the earlier passes work on smaller arrays.
-        for axis, n, f in sorted(zip((2, 1, 0), self.size, self.factor), key=lambda step: step[2]):
+        for axis, n, f in sorted(zip((2, 1, 0), size, self.factor), key=lambda step: step[2]):
             result = _interpolate_axis(result, axis, n, f)
         return result
 

@@ -12,6 +12,8 @@ from sacral_tumor_ai.phantom.classes import TumourClass, sample_zone
 
 PERIACETABULAR_RADIUS_MM = 48.0  # zone II: bone within this distance of the acetabular centre
 
+SHELL_MM = 1.0  # chondroid calcification: within this distance of a lobe's shell
+
 
 @dataclass(frozen=True)
 class Tumour:
@@ -143,5 +145,5 @@ def tumour_hu(
     if tumour.sclerotic:
         value = np.where(texture > 0.2, 350.0 + 500.0 * np.clip(texture - 0.2, 0, 1), value)
     if tumour.calcified and shells is not None:
-        value = np.where((shells < 1.0) & (texture > -0.3), 700.0 + 150.0 * texture, value)
+        value = np.where((shells < SHELL_MM) & (texture > -0.3), 700.0 + 150.0 * texture, value)
     return value.astype(np.float32)
