@@ -27,7 +27,8 @@ def available_cores() -> int:
 
 
 def available_memory_bytes() -> float:
-    """Memory that can be used without swapping (Linux MemAvailable; elsewhere the free physical pages)."""
+    """Memory that can be used without swapping: Linux's MemAvailable, else the free physical pages where the
+    system says, else 0 (unknown: then cases run one at a time, as they would without workers)."""
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
@@ -35,7 +36,10 @@ def available_memory_bytes() -> float:
                     return float(line.split()[1]) * 1024
     except OSError:
         pass
-    return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows) or no such name (macOS)
+        return 0.0
 
 
 class _Progress:
