@@ -88,6 +88,13 @@ def _cmd_web(args: argparse.Namespace) -> int:
     return 0
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sacral-tumor-ai",
@@ -111,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     series.set_defaults(handler=_cmd_series)
 
     cohort = commands.add_parser("cohort", help="generate a labelled pelvic-tumour cohort (images, labels, clinical CSV, data list)")
-    cohort.add_argument("--cases", type=int, required=True)
+    cohort.add_argument("--cases", type=_at_least_one, required=True)
     cohort.add_argument("--seed", type=int, default=0)
     cohort.add_argument("--out", required=True)
     cohort.add_argument("--modality", choices=("ct", "mri"), default="ct", help="ct, or mri (T1-w, T2-w, DWI, CET1-w; slices of at least 3 mm)")
@@ -119,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     cohort.add_argument("--in-plane-mm", type=float, nargs=2, default=(0.6, 1.0), metavar=("MIN", "MAX"))
     cohort.add_argument("--slice-mm", type=float, nargs=2, default=(1.0, 5.0), metavar=("MIN", "MAX"))
     cohort.add_argument("--no-montage", action="store_true", help="skip the per-case PNG montages")
-    cohort.add_argument("--workers", type=int, help="cases generated at once, each in its own process (default: the available cores, as many as fit in memory; 1: none)")
+    cohort.add_argument("--workers", type=_at_least_one, help="cases generated at once, each in its own process (default: one per available core, as many as fit in memory; 1: one after another in this process)")
     cohort.add_argument("--no-prostheses", action="store_true", help="no hip prostheses (generated CT: 12%% of cases have one by default)")
     cohort.set_defaults(handler=_cmd_cohort)
 

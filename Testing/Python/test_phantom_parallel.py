@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import SimpleITK as sitk
 
+from sacral_tumor_ai.cli import main
 from sacral_tumor_ai.phantom.case import PEAK_BASE_BYTES, PEAK_MARGIN, ScanSettings, generation_peak_bytes
 from sacral_tumor_ai.phantom.cohort import write_cohort
 from sacral_tumor_ai.phantom.parallel import run_cases
@@ -56,3 +58,12 @@ def test_peak_memory_estimate_follows_the_rendered_grid() -> None:
     thick = generation_peak_bytes(1, 0, ScanSettings(size=(256, 256, 96), slice_mm=(4.0, 5.0)))
     # 4-5 mm slices are rendered as four sub-slices each (partial volume), 1-1.2 mm slices as one.
     assert 3.0 < (thick - PEAK_MARGIN * PEAK_BASE_BYTES) / (thin - PEAK_MARGIN * PEAK_BASE_BYTES) < 4.5
+
+
+@pytest.mark.parametrize("option", ["--workers", "--cases"])
+def test_cohort_refuses_fewer_than_one_worker_or_case(tmp_path: Path, option: str, capsys: pytest.CaptureFixture[str]) -> None:
+    arguments = {"--cases": "2", "--workers": "1", option: "0"}
+    with pytest.raises(SystemExit) as exit_info:
+        main(["cohort", "--out", str(tmp_path / "cohort"), *[item for pair in arguments.items() for item in pair]])
+    assert exit_info.value.code == 2 and "must be 1 or more" in capsys.readouterr().err
+    assert not (tmp_path / "cohort").exists()
