@@ -26,7 +26,7 @@ from sacral_tumor_ai.phantom.case import ScanSettings, first_cases, generate_cas
 from sacral_tumor_ai.phantom.cohort import write_cohort  # noqa: E402
 from sacral_tumor_ai.phantom.implants import PREVALENCE  # noqa: E402
 from sacral_tumor_ai.phantom.mri_cohort import write_mri_cohort  # noqa: E402
-from sacral_tumor_ai.phantom.parallel import available_cores  # noqa: E402
+from sacral_tumor_ai.phantom.parallel import pool_size  # noqa: E402
 
 MRI_BENCH = ScanSettings(size=(256, 256, 40), slice_mm=(3.0, 5.0))
 
@@ -39,7 +39,7 @@ def workers_peak_gb() -> float:
 
 def cohort_per_minute(cases: int, settings: ScanSettings, folder: Path, mri: bool = False) -> tuple[float, int]:
     """Cases per minute written by the cohort command's own function (no montages), and the workers it used."""
-    workers = min(available_cores(), cases)
+    workers = pool_size(None, cases)
     write = write_mri_cohort if mri else write_cohort
     start = time.perf_counter()
     write(folder, cases, seed=1, settings=settings, montage=False, log=lambda _: None)

@@ -130,7 +130,7 @@ def metal_streaks(metal: np.ndarray, pixel_mm: float, artefacts: MetalArtefacts)
     for index in np.flatnonzero(metal.reshape(len(metal), -1).max(axis=1) > 0.01):
         coarse = _block_sum(metal[index], factor) / factor**2
         rays = rays or _Rays.of(coarse.shape, pixel_mm * factor)
-        error = _back_project(_sinogram(coarse, rays, artefacts), rays, coarse.shape)
+        error = _back_project(_sinogram(coarse, rays, artefacts), rays)
         streaks[index] = ndimage.zoom(error, factor, order=1, grid_mode=True, mode="nearest")[: metal.shape[1], : metal.shape[2]]
     return streaks * (1 - metal)  # metal itself still reads saturated
 
@@ -144,8 +144,10 @@ def _block_sum(image: np.ndarray, factor: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Rays:
-    """A slice grid's geometry for projection: pixel centres (2 x pixels, x and y in mm from the slice centre),
-    each angle's cosine and sine, the number of bins (of ``pixel_mm``) across the slice."""
+    """A slice grid's geometry for projection: its shape, pixel centres (2 x pixels, x and y in mm from the slice
+    centre), each angle's cosine and sine, the number of bins (of ``pixel_mm``) across the slice."""
+
+    shape: tuple[int, int]
 
     points: np.ndarray
     cos: np.ndarray
@@ -159,7 +161,7 @@ class _Rays:
         x = (xs - (shape[1] - 1) / 2) * pixel_mm
         y = (ys - (shape[0] - 1) / 2) * pixel_mm
         angles = np.arange(ANGLES, dtype=np.float32) * np.float32(np.pi / ANGLES)
-        return cls(np.stack([x.ravel(), y.ravel()]), np.cos(angles), np.sin(angles), int(np.ceil(np.hypot(*shape))) + 1, pixel_mm)
+        return cls(tuple(shape), np.stack([x.ravel(), y.ravel()]), np.cos(angles), np.sin(angles), int(np.ceil(np.hypot(*shape))) + 1, pixel_mm)
 
     def bin_of(self, k: int, points: np.ndarray) -> np.ndarray:
         """Where ``points`` (2 x n, mm) fall across angle ``k``'s projection, in bins."""
@@ -181,10 +183,10 @@ def _sinogram(metal: np.ndarray, rays: _Rays, artefacts: MetalArtefacts) -> np.n
     return np.fft.irfft(np.fft.rfft(error, 2 * bins, axis=1) * ramp, axis=1)[:, :bins].astype(np.float32)
 
 
-def _back_project(filtered: np.ndarray, rays: _Rays, shape: tuple[int, int]) -> np.ndarray:
-    """Filtered back-projection of the error onto a ``shape`` slice (HU)."""
+def _back_project(filtered: np.ndarray, rays: _Rays) -> np.ndarray:
+    """Filtered back-projection of the error onto a slice of the rays' grid (HU)."""
     positions = np.arange(rays.bins, dtype=np.float32) + 0.5
     image = np.zeros(rays.points.shape[1], np.float32)
     for k in range(ANGLES):
         image += np.interp(rays.bin_of(k, rays.points), positions, filtered[k])
-    return (image * np.float32(np.pi / ANGLES / rays.pixel_mm)).reshape(shape)
+    return (image * np.float32(np.pi / ANGLES / rays.pixel_mm)).reshape(rays.shape)

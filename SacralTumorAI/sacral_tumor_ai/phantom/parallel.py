@@ -42,6 +42,12 @@ def available_memory_bytes() -> float:
         return 0.0
 
 
+def pool_size(workers: int | None, cases: int) -> int:
+    """How many worker processes :func:`run_cases` starts: ``workers`` (default: the available cores), never
+    more than there are cases; 1 or less means none (every case in the calling process)."""
+    return min(available_cores() if workers is None else workers, cases)
+
+
 class _Progress:
     """Logs every tenth case and the last one, with the wall time per case so far."""
 
@@ -69,7 +75,7 @@ def run_cases(
     sum of the running cases' peaks.
     """
     cases = len(peak_bytes)
-    workers = min(available_cores() if workers is None else workers, cases)
+    workers = pool_size(workers, cases)
     progress = _Progress(cases, log)
     if workers <= 1:
         results = []
