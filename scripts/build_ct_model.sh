@@ -4,27 +4,31 @@
 # thresholds on validation cases, evaluate, write the model card, install it.
 # BUILD (default build/) holds the data and the run.
 #
-# This is the recipe for the bundled model's successor, not how the bundled v0.4.2 was made: that was this
-# script as of commit 01c770b (`git show 01c770b:scripts/build_ct_model.sh`; generator 1.3 cohort, seed 11;
-# its fine-tuning configuration is now scripts/experiments/ct_finetune_v0.4.0_config.json).
-# Successor: v0.4.0's weights (those of v0.4.2, the bundled package; copy its folder out first, since the
-# build installs over it) fine-tuned on generated data (generator 1.6 or later), fine and coarse, plus the real-CT insertions:
-#   cp -r SacralTumorAI/sacral_tumor_ai/data/models/ct-seg build/v042
-#   CT_FINETUNE_INIT=build/v042 scripts/build_ct_model.sh
-# Each fine-tuning epoch (175 training cases, 24 validation cases) takes 9-12 minutes on a 2-core CPU, so
-# the 15 epochs take about 3 hours and the calibration and evaluations 45 minutes more; the run resumes
-# after an interruption. Its recipe was measured as the v0.9.0 experiment (docs/ct-segmentation.md), and a
-# 4-epoch run of it (v0.10.0) was not enough. Without CT_FINETUNE_INIT, stage 1 trains from scratch on the
-# generated cohort first (scripts/ct_model_config.json): the recipe, not the lineage of the bundled weights
-# (v0.1.0 -> v0.4.0 on generators 1.0-1.3). CT_VERSION names the calibrated package's version.
+# The bundled v0.11.1 was made by this script (2026-11-28) from v0.4.2's package (v0.4.0's weights; v0.4.2
+# itself came from this script as of commit 01c770b, generator 1.3; its fine-tuning configuration is now
+# scripts/experiments/ct_finetune_v0.4.0_config.json). The build installs over the bundled package, so the
+# initial package is copied out first:
+#   mkdir -p build/init && for f in model.json weights.safetensors MODEL_CARD.md; do
+#     git show 7d43206:SacralTumorAI/sacral_tumor_ai/data/models/ct-seg/$f > build/init/$f; done   (v0.4.2)
+#   (or cp -r SacralTumorAI/sacral_tumor_ai/data/models/ct-seg build/init, to fine-tune the bundled model)
+#   CT_FINETUNE_INIT=build/init scripts/build_ct_model.sh
+# Each fine-tuning epoch (172 training cases, 24 validation cases) takes 9-35 minutes on a 2-core CPU (the
+# machine's speed varies), so the 15 epochs take 2.5-4 hours and the calibration and evaluations 45 minutes
+# more; the run resumes after an interruption. Its recipe was measured as the v0.9.0 experiment
+# (docs/ct-segmentation.md), and a 4-epoch run of it (v0.10.0) was not enough. The cohorts are made without
+# hip prostheses (generator 1.7 as 1.6, voxel for voxel), as v0.11.1's were; a successor that should learn
+# prostheses drops --no-prostheses (and is scored by scripts/metal_effect.py). Without CT_FINETUNE_INIT,
+# stage 1 trains from scratch on the generated cohort first (scripts/ct_model_config.json): the recipe, not
+# the lineage of the bundled weights (v0.1.0 -> v0.4.0 on generators 1.0-1.3). CT_VERSION names the
+# calibrated package's version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 CLI=.venv/bin/sacral-tumor-ai
 # Generated cases at the generator's default scan settings (0.6-1.0 mm pixels, 1-5 mm slices), coarser ones
 # (1.5-3.2 mm pixels, 2-5 mm slices, as many clinical scans are), and lesions inserted into the real CT.
-[ -f "$BUILD/gen-ct/datalist.json" ] || $CLI cohort --cases 100 --seed 16 --out "$BUILD/gen-ct" --no-montage
-[ -f "$BUILD/gen-coarse/datalist.json" ] || $CLI cohort --cases 70 --seed 17 --out "$BUILD/gen-coarse" --in-plane-mm 1.5 3.2 --slice-mm 2 5 --no-montage
+[ -f "$BUILD/gen-ct/datalist.json" ] || $CLI cohort --cases 100 --seed 16 --out "$BUILD/gen-ct" --no-montage --no-prostheses
+[ -f "$BUILD/gen-coarse/datalist.json" ] || $CLI cohort --cases 70 --seed 17 --out "$BUILD/gen-coarse" --in-plane-mm 1.5 3.2 --slice-mm 2 5 --no-montage --no-prostheses
 [ -f "$BUILD/real-ct/datalist.json" ] || $CLI cohort --cases 80 --seed 12 --out "$BUILD/real-ct" --source real --no-montage
 DATA=("$BUILD/gen-ct/datalist.json" "$BUILD/gen-coarse/datalist.json" "$BUILD/real-ct/datalist.json")
 # Stage 1: generated cases only. Stage 2: fine-tuning on generated cases plus lesions inserted into the real
@@ -45,7 +49,7 @@ $CLI calibrate-seg --model "$BUILD/ct-seg-ft/model" --datalist "${DATA[@]}" --sp
 $CLI calibrate-edges --model "$BUILD/ct-seg-cal" --datalist "$BUILD/gen-ct/datalist.json" --split validation --limit 8 --out "$BUILD/ct-seg-edges"
 MODEL="$BUILD/ct-seg-edges"
 # A third generated cohort at the default settings, never used in training or calibration (all 25 scored).
-[ -f "$BUILD/gen-default/datalist.json" ] || $CLI cohort --cases 25 --seed 2026 --out "$BUILD/gen-default" --no-montage
+[ -f "$BUILD/gen-default/datalist.json" ] || $CLI cohort --cases 25 --seed 2026 --out "$BUILD/gen-default" --no-montage --no-prostheses
 evaluate() {  # MODEL_FOLDER SUFFIX: the test sets the card reports
   $CLI evaluate-seg --model "$1" --datalist "$BUILD/gen-ct/datalist.json" --split test --out "$BUILD/eval-generated$2"
   $CLI evaluate-seg --model "$1" --datalist "$BUILD/real-ct/datalist.json" --split test --structures tumor --out "$BUILD/eval-real$2"

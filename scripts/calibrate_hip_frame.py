@@ -16,7 +16,7 @@ import SimpleITK as sitk
 from sacral_tumor_ai.hipframe.frame import frame_from_hip_bones
 from sacral_tumor_ai.hipframe.points import sampled, strides_for, structure_points
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT
-from sacral_tumor_ai.phantom.case import ScanSettings, case_rng, generate_case, sample_patient
+from sacral_tumor_ai.phantom.case import ScanSettings, case_patient, generate_case
 from sacral_tumor_ai.phantom.tumours import PERIACETABULAR_RADIUS_MM
 
 
@@ -29,7 +29,7 @@ def main() -> None:
     rows = []
     for index in range(args.cases):
         case = generate_case(args.seed, index, settings)
-        patient = sample_patient(case_rng(args.seed, index), settings)
+        patient = case_patient(args.seed, index, settings)
         strides = strides_for(case.labelmap)
         array = sampled(sitk.GetArrayViewFromImage(case.labelmap), strides)
         left = structure_points(case.labelmap, array, HIP_LEFT.value, strides)

@@ -11,7 +11,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR
-from sacral_tumor_ai.phantom.case import ScanSettings, case_implants, case_rng, first_cases, generate_case, sample_patient
+from sacral_tumor_ai.phantom.case import ScanSettings, case_implants, case_patient, first_cases, generate_case
 from sacral_tumor_ai.phantom.implants import METAL_HU, PREVALENCE
 
 SMALL = ScanSettings(size=(110, 110, 60), in_plane_mm=(3.2, 3.4), slice_mm=(4.0, 4.5))
@@ -76,7 +76,7 @@ def test_a_case_without_prostheses_is_what_it_was() -> None:
 def test_prevalence_and_never_beside_the_tumour() -> None:
     count = both = 0
     for index in range(300):
-        patient = sample_patient(case_rng(5, index), SMALL)
+        patient = case_patient(5, index, SMALL)
         implants, _ = case_implants(5, index, patient)
         count += bool(implants)
         both += len(implants) == 2

@@ -92,6 +92,11 @@ def sample_patient(rng: np.random.Generator, settings: ScanSettings, class_name:
     return Patient(tumour_class, sex, age, pelvis, body, tumour, pose, sample_grid(rng, settings))
 
 
+def case_patient(seed: int, index: int, settings: ScanSettings) -> Patient:
+    """Case ``index`` of cohort ``seed``'s patient, drawn without rendering (to plan a cohort before making it)."""
+    return sample_patient(case_rng(seed, index), settings)
+
+
 def case_implants(seed: int, index: int, patient: Patient) -> tuple[tuple[HipImplant, ...], np.random.Generator]:
     """Case ``index`` of cohort ``seed``'s hip prostheses (mostly none), and the random stream that goes on
     to draw their streaks. A stream of its own: a case without prostheses is what it was before they existed."""
@@ -106,7 +111,7 @@ def first_cases(seed: int, count: int, settings: ScanSettings = ScanSettings(), 
     for index in range(limit):
         if len(found) == count:
             break
-        if bool(case_implants(seed, index, sample_patient(case_rng(seed, index), settings))[0]) == with_prostheses:
+        if bool(case_implants(seed, index, case_patient(seed, index, settings))[0]) == with_prostheses:
             found.append(index)
     return found
 
@@ -121,7 +126,7 @@ PEAK_MARGIN = 1.15
 
 def generation_peak_bytes(seed: int, index: int, settings: ScanSettings = ScanSettings()) -> float:
     """Estimated peak memory of ``generate_case(seed, index, settings)``, from its grid (drawn, not rendered)."""
-    grid = sample_patient(case_rng(seed, index), settings).grid
+    grid = case_patient(seed, index, settings).grid
     sub_voxels = float(np.prod(grid.supersampled(SUB_VOXEL_MM)[0].size))
     return PEAK_MARGIN * (PEAK_BASE_BYTES + PEAK_BYTES_PER_SUB_VOXEL * sub_voxels)
 

@@ -17,7 +17,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from sacral_tumor_ai.labels import TUMOR
-from sacral_tumor_ai.phantom.case import PEAK_MARGIN, ScanSettings, case_rng, sample_patient
+from sacral_tumor_ai.phantom.case import PEAK_MARGIN, ScanSettings, case_patient, case_rng, sample_patient
 from sacral_tumor_ai.phantom.ct import Fields, compute_fields, label_fields
 from sacral_tumor_ai.phantom.grid import Grid
 from sacral_tumor_ai.phantom.pose import Pose
@@ -96,7 +96,7 @@ MRI_PEAK_BYTES_PER_VOXEL = 164.0
 
 def mri_generation_peak_bytes(seed: int, index: int, settings: ScanSettings = MRI_SETTINGS) -> float:
     """Estimated peak memory of ``generate_mri_case(seed, index, settings)``, from its T2-w grid (drawn, not rendered)."""
-    voxels = float(np.prod(sample_patient(case_rng(seed, index), settings).grid.size))
+    voxels = float(np.prod(case_patient(seed, index, settings).grid.size))
     return PEAK_MARGIN * (MRI_PEAK_BASE_BYTES + MRI_PEAK_BYTES_PER_VOXEL * voxels)
 
 
