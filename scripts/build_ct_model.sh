@@ -4,23 +4,24 @@
 # thresholds on validation cases, evaluate, write the model card, install it.
 # BUILD (default build/) holds the data and the run.
 #
-# The bundled v0.11.1 was made by this script (2026-11-28) from v0.4.2's package (v0.4.0's weights; v0.4.2
-# itself came from this script as of commit 01c770b, generator 1.3; its fine-tuning configuration is now
-# scripts/experiments/ct_finetune_v0.4.0_config.json). The build installs over the bundled package, so the
-# initial package is copied out first:
+# Stages: (2) v0.4.2's package (v0.4.0's weights) fine-tuned 15 epochs on generator 1.6 cohorts without hip
+# prostheses plus the real-CT insertions (BUILD/ct-seg-ft: v0.11.0; calibrated, it is the bundled v0.11.1,
+# 2026-11-28); (3) 4 epochs more with 48 prosthesis cases added (BUILD/ct-seg-metal: v0.12.0), since v0.11.1
+# called the tissue around a prosthesis's streaks tumour; then calibration, evaluations and installation of
+# stage 3's package. v0.4.2 itself came from this script as of commit 01c770b (generator 1.3; its
+# fine-tuning configuration is now scripts/experiments/ct_finetune_v0.4.0_config.json). The build installs
+# over the bundled package, so the initial package is copied out first:
 #   mkdir -p build/init && for f in model.json weights.safetensors MODEL_CARD.md; do
 #     git show 7d43206:SacralTumorAI/sacral_tumor_ai/data/models/ct-seg/$f > build/init/$f; done   (v0.4.2)
-#   (or cp -r SacralTumorAI/sacral_tumor_ai/data/models/ct-seg build/init, to fine-tune the bundled model)
 #   CT_FINETUNE_INIT=build/init scripts/build_ct_model.sh
-# Each fine-tuning epoch (172 training cases, 24 validation cases) takes 9-35 minutes on a 2-core CPU (the
-# machine's speed varies), so the 15 epochs take 2.5-4 hours and the calibration and evaluations 45 minutes
-# more; the run resumes after an interruption. Its recipe was measured as the v0.9.0 experiment
-# (docs/ct-segmentation.md), and a 4-epoch run of it (v0.10.0) was not enough. The cohorts are made without
-# hip prostheses (generator 1.7 as 1.6, voxel for voxel), as v0.11.1's were; a successor that should learn
-# prostheses drops --no-prostheses (and is scored by scripts/metal_effect.py). Without CT_FINETUNE_INIT,
-# stage 1 trains from scratch on the generated cohort first (scripts/ct_model_config.json): the recipe, not
-# the lineage of the bundled weights (v0.1.0 -> v0.4.0 on generators 1.0-1.3). CT_VERSION names the
-# calibrated package's version.
+# Each fine-tuning epoch (172-206 training cases, 24-32 validation cases) takes 9-35 minutes on a 2-core CPU
+# (the machine's speed varies), so stage 2 takes 2.5-4 hours, stage 3 about an hour, and the calibration and
+# evaluations an hour more; a stopped run resumes where it was. Stage 2's recipe was measured as the v0.9.0
+# experiment (docs/ct-segmentation.md); a 4-epoch run of it from v0.4.0 (v0.10.0) was not enough. The
+# generated cohorts of stage 2 are made without prostheses (generator 1.7 as 1.6, voxel for voxel), as
+# v0.11.0's were. Without CT_FINETUNE_INIT, stage 1 trains from scratch on the generated cohort first
+# (scripts/ct_model_config.json): the recipe, not the lineage of the bundled weights (v0.1.0 -> v0.4.0 on
+# generators 1.0-1.3). CT_VERSION names the calibrated package's version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -31,6 +32,8 @@ CLI=.venv/bin/sacral-tumor-ai
 [ -f "$BUILD/gen-coarse/datalist.json" ] || $CLI cohort --cases 70 --seed 17 --out "$BUILD/gen-coarse" --in-plane-mm 1.5 3.2 --slice-mm 2 5 --no-montage --no-prostheses
 [ -f "$BUILD/real-ct/datalist.json" ] || $CLI cohort --cases 80 --seed 12 --out "$BUILD/real-ct" --source real --no-montage
 DATA=("$BUILD/gen-ct/datalist.json" "$BUILD/gen-coarse/datalist.json" "$BUILD/real-ct/datalist.json")
+# Hip prostheses: the first 48 cases of seed 18 that have one (generator 1.7 metal and streaks), for stage 3.
+[ -f "$BUILD/gen-metal/datalist.json" ] || $CLI cohort --cases 48 --seed 18 --out "$BUILD/gen-metal" --prostheses-only --no-montage
 # Stage 1: generated cases only. Stage 2: fine-tuning on generated cases plus lesions inserted into the real
 # CT (tumour-only labels, marginal loss, so the unlabelled real bones are never called background).
 if [ -z "${CT_FINETUNE_INIT:-}" ]; then
@@ -38,12 +41,17 @@ if [ -z "${CT_FINETUNE_INIT:-}" ]; then
 fi
 $CLI train-seg --datalist "${DATA[@]}" --out "$BUILD/ct-seg-ft" \
   --config scripts/ct_finetune_config.json --init-model "${CT_FINETUNE_INIT:-$BUILD/ct-seg-run/model}" --resume
+# Stage 3: a few epochs more with the prosthesis cases added (v0.11.1, stage 2 alone, called the tissue
+# around a prosthesis's streaks tumour: scripts/metal_effect.py, docs/ct-segmentation.md).
+DATA+=("$BUILD/gen-metal/datalist.json")
+$CLI train-seg --datalist "${DATA[@]}" --out "$BUILD/ct-seg-metal" \
+  --config scripts/ct_metal_finetune_config.json --init-model "$BUILD/ct-seg-ft/model" --resume
 # The tumour's decision offset chosen on 8 validation cases of each data list (the weights are untouched).
 # Bone offsets stay at 0: only generated bones are labelled, and offsets fitted to them erased real bone in the
 # real CT (see the model card). No test-time mirroring: it doubles the network's time, and on v0.9.0's
 # validation cases it gained less than the noise of 24 cases.
-$CLI calibrate-seg --model "$BUILD/ct-seg-ft/model" --datalist "${DATA[@]}" --split validation --limit 8 \
-  --labels tumor --no-mirror --version "${CT_VERSION:-0.11.1}" --out "$BUILD/ct-seg-cal"
+$CLI calibrate-seg --model "$BUILD/ct-seg-metal/model" --datalist "${DATA[@]}" --split validation --limit 8 \
+  --labels tumor --no-mirror --version "${CT_VERSION:-0.12.1}" --out "$BUILD/ct-seg-cal"
 # The bone surfaces refined at the input's resolution: HU thresholds chosen on generated validation cases
 # finer than the model grid (the real CT's 3 mm voxels are coarser, so it is never refined).
 $CLI calibrate-edges --model "$BUILD/ct-seg-cal" --datalist "$BUILD/gen-ct/datalist.json" --split validation --limit 8 --out "$BUILD/ct-seg-edges"
@@ -59,6 +67,7 @@ $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/gen-coarse/datalist.json" 
 $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/gen-default/datalist.json" --split all --out "$BUILD/eval-generated-default"
 $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/gen-ct/datalist.json" --split test --provider classical --out "$BUILD/eval-classical"
 # For the card: the trained model before calibration, and the bundled model this build replaces.
-evaluate "$BUILD/ct-seg-ft/model" -previous
+evaluate "$BUILD/ct-seg-metal/model" -previous
 evaluate SacralTumorAI/sacral_tumor_ai/data/models/ct-seg -bundled
+.venv/bin/python scripts/metal_effect.py --model "$MODEL" --out "$BUILD/metal-effect"
 .venv/bin/python scripts/install_ct_model.py "$BUILD"

@@ -162,8 +162,21 @@ def _initial_model(config: dict) -> str:
     return folder.name
 
 
+def _metal(build: Path) -> list[str]:
+    """Tables of ``scripts/metal_effect.py``'s run in BUILD/metal-effect (the same generated patients with and
+    without hip prostheses), or a line saying it was not run."""
+    path = build / "metal-effect" / "summary.json"
+    if not path.is_file():
+        return ["not measured"]
+    lines = ["`scripts/metal_effect.py`: the first cases of seed 2027 that have a hip prosthesis (default scan settings), rendered with it and without it (same patient, scan and noise; with it, the reamed acetabulum is not hip bone in the reference).", ""]
+    for name, summary in json.loads(path.read_text()).items():
+        lines += [f"{name.capitalize()}:", "", *metrics_table(summary, COLUMNS), ""]
+    return lines
+
+
 def main(build: Path) -> None:
-    run = build / "ct-seg-ft"
+    # Stage 3 (the prosthesis cases) where the build has it, else stage 2.
+    run = next(folder for folder in (build / "ct-seg-metal", build / "ct-seg-ft") if (folder / "training_log.csv").is_file())
     names = (*RESULTS, "eval-real", "eval-classical")
     evaluations = {name: json.loads((build / name / "metrics.json").read_text()) for name in names if (build / name / "metrics.json").exists()}
     target = bundled_model_path("ct-seg")
@@ -188,6 +201,7 @@ def main(build: Path) -> None:
         "Baseline: classical hip-bone provider on the default-settings test cases (where it finds no pelvis the case is refused and scores 0, tumour included)": _table(evaluations, "eval-classical"),
         "The model it was made from (before calibration), on the same test cases": _compared(build, "previous"),
         "The bundled model it replaces, on the same test cases": _compared(build, "bundled"),
+        "Hip prostheses": _metal(build),
         "Training log (validation Dice on the model grid)": ["```", *history, "```"],
         "Limitations": [
             "- No real tumours: the tumours, and all but one anatomy, are generated. Performance on patients is unknown.",

@@ -59,6 +59,8 @@ def _cmd_cohort(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.phantom.cohort import write_cohort
 
     settings = ScanSettings(in_plane_mm=tuple(args.in_plane_mm), slice_mm=tuple(args.slice_mm), implants=not args.no_prostheses)
+    if args.prostheses_only and (args.no_prostheses or args.source != "generated" or args.modality != "ct"):
+        raise SacralTumorAIError("--prostheses-only needs generated CT with prostheses (not --no-prostheses, --source real or --modality mri)")
     if args.modality == "mri":
         from sacral_tumor_ai.phantom.mri_cohort import write_mri_cohort
 
@@ -68,7 +70,7 @@ def _cmd_cohort(args: argparse.Namespace) -> int:
         dataset = write_mri_cohort(args.out, args.cases, args.seed, settings, montage=not args.no_montage, workers=args.workers)
         print(f"cohort: {dataset['cases']} MRI cases in {args.out} (splits {dataset['counts']})")
         return 0
-    dataset = write_cohort(args.out, args.cases, args.seed, args.source, settings, montage=not args.no_montage, workers=args.workers)
+    dataset = write_cohort(args.out, args.cases, args.seed, args.source, settings, montage=not args.no_montage, workers=args.workers, prostheses_only=args.prostheses_only)
     print(f"cohort: {dataset['cases']} cases in {args.out} (splits {dataset['counts']})")
     return 0
 
@@ -128,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     cohort.add_argument("--no-montage", action="store_true", help="skip the per-case PNG montages")
     cohort.add_argument("--workers", type=_at_least_one, help="cases generated at once, each in its own process (default: one per available core, as many as fit in memory; 1: one after another in this process)")
     cohort.add_argument("--no-prostheses", action="store_true", help="no hip prostheses (generated CT: 12%% of cases have one by default)")
+    cohort.add_argument("--prostheses-only", action="store_true", help="only the cohort's cases that have a hip prosthesis (the first CASES of them; generated CT)")
     cohort.set_defaults(handler=_cmd_cohort)
 
     web = commands.add_parser("web", help="start the browser app (trame-slicer) on a volume, or on the bundled demo case; prints the URL")

@@ -68,6 +68,8 @@ def test_the_real_ct_without_a_lesion_gets_no_tumour_far_from_the_pelvis(tmp_pat
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["volumes_ml"][TUMOR.name] < 2.0
     assert sum(warning.startswith("ignored what the model called tumour") for warning in result["warnings"]) <= 1
+    # The scan's lowest slices hold a left hip prosthesis (about 11 mL above 2500 HU): the user is told.
+    assert sum(warning.startswith("metal in the scan") for warning in result["warnings"]) == 1
     image = read_image(tmp_path / "segmentation.nii.gz")
     bones = (HIP_LEFT.value, HIP_RIGHT.value, SACRUM.value)
     _, far = drop_tumour_far_from_pelvis(sitk.GetArrayFromImage(image), bones, tuple(reversed(image.GetSpacing())))

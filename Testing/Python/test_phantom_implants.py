@@ -4,6 +4,7 @@ the tumour, and cases without them unchanged."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,3 +87,23 @@ def test_prevalence_and_never_beside_the_tumour() -> None:
                 assert np.linalg.norm(np.array(centre) - head) - radius - implant.cup_radius > 20
     assert 0.5 * PREVALENCE < count / 300 < 1.5 * PREVALENCE
     assert 0 < both < count
+
+
+def test_a_prosthesis_only_cohort_keeps_each_case_as_in_the_full_cohort(tmp_path: Path) -> None:
+    """``cohort --prostheses-only``: the cohort's first cases with a prosthesis, under their own case ids, so each
+    is the patient it is in the full cohort; refused where no prosthesis can be made, nothing written."""
+    import csv
+
+    from sacral_tumor_ai.cli import main
+    from sacral_tumor_ai.phantom.cohort import write_cohort
+
+    dataset = write_cohort(tmp_path / "metal", 2, 5, settings=SMALL, montage=False, workers=1, log=lambda *_: None, prostheses_only=True)
+    with (tmp_path / "metal" / "clinical.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert [row["case_id"] for row in rows] == [f"case005_{index:05d}" for index in first_cases(5, 2, SMALL)]
+    assert all(row["hip_prosthesis"] for row in rows)
+    assert dataset["hip_prostheses"] == {"enabled": True, "cases": 2, "only": True}
+    for number, flags in enumerate((["--no-prostheses"], ["--source", "real"], ["--modality", "mri"])):
+        out = tmp_path / f"refused{number}"
+        assert main(["cohort", "--cases", "1", "--out", str(out), "--prostheses-only", *flags]) == 2
+        assert not out.exists()

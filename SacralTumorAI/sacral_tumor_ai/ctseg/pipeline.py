@@ -10,7 +10,7 @@ import SimpleITK as sitk
 from sacral_tumor_ai.ctseg.bone_edges import HALO_SLICES, refine_bone_edges
 from sacral_tumor_ai.ctseg.inference import predict_labels
 from sacral_tumor_ai.ctseg.postprocess import TUMOUR_MAX_GAP_MM, drop_tumour_far_from_pelvis
-from sacral_tumor_ai.ctseg.preprocess import prepare_ct
+from sacral_tumor_ai.ctseg.preprocess import METAL_HU, prepare_ct
 from sacral_tumor_ai.ctseg.providers import get_provider
 from sacral_tumor_ai.ctseg.resample_back import SlabRefinement
 from sacral_tumor_ai.ctseg.spec import CTModelSpec, bone_values
@@ -20,6 +20,9 @@ from sacral_tumor_ai.models.networks import load_network
 from sacral_tumor_ai.models.package import ModelPackage
 from sacral_tumor_ai.progress import Progress
 from sacral_tumor_ai.segmentation import Segmentation, labels_onto_input, measured_segmentation
+
+# Less metal than this is clips or a wire, whose streaks are faint; a hip prosthesis's head alone is 10-25 mL.
+MIN_METAL_ML = 2.0
 
 
 def _bone_edge_refinement(scan: Scan, spec: CTModelSpec, timings: dict[str, float]) -> SlabRefinement | None:
@@ -65,7 +68,7 @@ def segment_ct(
     progress.step(0.1, "loading the model")
     network = load_network(package, device)
     raw = predict_labels(network, prepared.channels, spec, device, progress)
-    grid, body = prepared.grid, prepared.body
+    grid, body, metal_ml = prepared.grid, prepared.body, prepared.metal_ml
     del network, prepared  # the network's input goes before the labelmap is made
     timings["network"] = time.perf_counter() - mark
 
@@ -78,10 +81,18 @@ def segment_ct(
     timings["postprocess"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
 
-    notes = [_dropped_tumour_note(dropped_ml)] if dropped_ml else []
+    notes = ([_dropped_tumour_note(dropped_ml)] if dropped_ml else []) + ([_metal_note(metal_ml)] if metal_ml >= MIN_METAL_ML else [])
     result = measured_segmentation(labelmap, provider.name, package, timings, source, "a CT", notes)
     progress.step(1.0, "done")
     return result
+
+
+def _metal_note(metal_ml: float) -> str:
+    """The warning for metal in the scan: its streaks mislead the model (see docs/ct-segmentation.md)."""
+    return (
+        f"metal in the scan ({metal_ml:.0f} mL above {METAL_HU:g} HU, such as a hip prosthesis): its streaks can be "
+        "called tumour and can hide bone near it; check the masks there"
+    )
 
 
 def _dropped_tumour_note(volumes_ml: list[float]) -> str:

@@ -16,6 +16,8 @@ from sacral_tumor_ai.ctseg.spec import CTModelSpec
 from sacral_tumor_ai.errors import AnatomyNotFoundError
 
 AIR_HU = -1024.0
+# Above any bone on the model grid (dense cortex reads up to about 2000 HU); metal saturates the scale (3071).
+METAL_HU = 2500.0
 _BODY_SEARCH_SPACING_MM = 4.0
 
 
@@ -42,6 +44,7 @@ class PreparedCT:
     channels: np.ndarray  # (C, z, y, x) float32 in [0, 1]
     grid: sitk.Image  # empty image carrying the model grid's geometry
     body: Region  # the body's box in the input image
+    metal_ml: float = 0.0  # volume at or above METAL_HU on the model grid (a prosthesis, nails, clips)
 
 
 def shrink_factors(image: sitk.Image, target_mm: float) -> list[int]:
@@ -101,7 +104,9 @@ def prepare_ct(image: sitk.Image, spec: CTModelSpec) -> PreparedCT:
     """The model input for ``image`` (any orientation, spacing, size)."""
     region = body_region(image, spec.body_threshold_hu, spec.body_margin_mm)
     grid = model_grid(image, region, spec.spacing)
-    return PreparedCT(window_channels(to_grid(image, grid), spec.windows), grid, region)
+    hounsfield = to_grid(image, grid)
+    metal_ml = float(np.count_nonzero(hounsfield >= METAL_HU)) * float(np.prod(spec.spacing)) / 1000.0
+    return PreparedCT(window_channels(hounsfield, spec.windows), grid, region, metal_ml)
 
 
 def labels_to_grid(labelmap: sitk.Image, grid: sitk.Image) -> np.ndarray:

@@ -21,7 +21,7 @@ import SimpleITK as sitk
 
 from sacral_tumor_ai.io import atomic_output, read_image, write_image, write_json
 from sacral_tumor_ai.labels import LABELS, terminology_string
-from sacral_tumor_ai.phantom.case import GENERATOR_VERSION, ScanSettings, case_rng, generate_case, generation_peak_bytes
+from sacral_tumor_ai.phantom.case import GENERATOR_VERSION, ScanSettings, case_rng, first_cases, generate_case, generation_peak_bytes
 from sacral_tumor_ai.phantom.classes import CLASS_NAMES, CLASSES, class_by_name, sample_class
 from sacral_tumor_ai.phantom.parallel import run_cases
 
@@ -97,8 +97,9 @@ def _real_ct() -> sitk.Image:
     return read_image(demo_ct_path())
 
 
-def _ct_record(out: Path, seed: int, source: str, settings: ScanSettings, montage: bool, index: int) -> dict[str, Any]:
-    """Make case ``index`` and write its files; returns its clinical record (a worker process's whole job)."""
+def _ct_record(out: Path, seed: int, source: str, settings: ScanSettings, montage: bool, indices: tuple[int, ...], position: int) -> dict[str, Any]:
+    """Make case ``indices[position]`` and write its files; returns its clinical record (a worker process's whole job)."""
+    index = indices[position]
     if source == "real":
         from sacral_tumor_ai.phantom.insert import insert_case
 
@@ -111,6 +112,19 @@ def _ct_record(out: Path, seed: int, source: str, settings: ScanSettings, montag
         image, labelmap, case_id = case.image, case.labelmap, case.case_id
         clinical = {**case.clinical, "hip_prosthesis": prosthesis_sides(case.details)}
     return {**clinical, **_write_case(out, case_id, image, labelmap, montage), "source": source}
+
+
+def _case_indices(cases: int, seed: int, source: str, settings: ScanSettings, prostheses_only: bool) -> tuple[int, ...]:
+    """The case indices a cohort generates: 0 to ``cases`` - 1, or the first ``cases`` with a hip prosthesis."""
+    if not prostheses_only:
+        return tuple(range(cases))
+    if source != "generated" or not settings.implants:
+        raise ValueError("prostheses_only needs generated CT cases with prostheses enabled")
+    limit = 20 * cases + 100  # about 12 % of cases have one: 20 x is ample
+    indices = first_cases(seed, cases, settings, with_prostheses=True, limit=limit)
+    if len(indices) < cases:
+        raise ValueError(f"only {len(indices)} of the first {limit} cases of seed {seed} have a hip prosthesis")
+    return tuple(indices)
 
 
 def prosthesis_sides(details: dict[str, Any]) -> str:
@@ -127,16 +141,20 @@ def write_cohort(
     montage: bool = True,
     log: Callable[[str], None] = print,
     workers: int | None = None,
+    prostheses_only: bool = False,
 ) -> dict[str, Any]:
     """Generate ``cases`` CT cases (``source`` "generated", or "real" for lesions inserted into the bundled
     real CT) and write the layout above; returns dataset.json's content. ``workers``: processes generating
-    cases at once (default: the available cores, within the memory; see :mod:`.parallel`)."""
+    cases at once (default: the available cores, within the memory; see :mod:`.parallel`).
+    ``prostheses_only``: the cohort's first ``cases`` cases that have a hip prosthesis, each with the case id
+    (and so the patient) it has in the full cohort, to train or test a model on metal."""
     out = Path(out)
+    indices = _case_indices(cases, seed, source, settings, prostheses_only)
     if source == "real":
         peaks = [INSERTION_PEAK_BYTES] * cases
     else:
-        peaks = [generation_peak_bytes(seed, index, settings) for index in range(cases)]
-    records = run_cases(functools.partial(_ct_record, out, seed, source, settings, montage), peaks, workers, log)
+        peaks = [generation_peak_bytes(seed, index, settings) for index in indices]
+    records = run_cases(functools.partial(_ct_record, out, seed, source, settings, montage, indices), peaks, workers, log)
     keys = ("case_id", "image", "label", "class", "age", "sex") + (("labelled",) if source == "real" else ())
     counts = finish_cohort(out, records, seed, keys)
     dataset = {
@@ -144,7 +162,7 @@ def write_cohort(
         "modality": "CT",
         "source": source,
         "labels": {"tumor_only" if source == "real" else "all": True, "table": label_table()},
-        "hip_prostheses": {"enabled": source == "generated" and settings.implants, "cases": sum(bool(r.get("hip_prosthesis")) for r in records)},
+        "hip_prostheses": {"enabled": source == "generated" and settings.implants, "cases": sum(bool(r.get("hip_prosthesis")) for r in records), "only": prostheses_only},
         **common_dataset_fields(seed, cases, counts),
     }
     write_json(dataset, out / "dataset.json")
