@@ -130,5 +130,5 @@ def test_cohort_command_writes_the_documented_layout(tmp_path: Path) -> None:
         rows = list(csv.DictReader(stream))
     assert [row["case_id"] for row in rows] == [f"case009_{i:05d}" for i in range(3)]
     assert all(row["hip_prosthesis"] in ("", "left", "right", "left+right") for row in rows)
-    assert dataset["hip_prostheses"] == {"enabled": True, "cases": sum(bool(row["hip_prosthesis"]) for row in rows)}
+    assert dataset["hip_prostheses"] == {"enabled": True, "cases": sum(bool(row["hip_prosthesis"]) for row in rows), "only": False}
     assert len(list((out / "montages").glob("*.png"))) == 3
