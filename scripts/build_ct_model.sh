@@ -5,10 +5,11 @@
 # BUILD (default build/) holds the data and the run.
 #
 # Stages: (2) v0.4.2's package (v0.4.0's weights) fine-tuned 15 epochs on generator 1.6 cohorts without hip
-# prostheses plus the real-CT insertions (BUILD/ct-seg-ft: v0.11.0; calibrated, it is the bundled v0.11.1,
-# 2026-11-28); (3) 4 epochs more with 48 prosthesis cases added (BUILD/ct-seg-metal: v0.12.0), since v0.11.1
-# called the tissue around a prosthesis's streaks tumour; then calibration, evaluations and installation of
-# stage 3's package. v0.4.2 itself came from this script as of commit 01c770b (generator 1.3; its
+# prostheses plus the real-CT insertions (BUILD/ct-seg-ft: v0.11.0); (3) 4 epochs more with 48 prosthesis
+# cases added (BUILD/ct-seg-metal: v0.12.0), since v0.11.1 called the tissue around a prosthesis's streaks
+# tumour; then calibration, evaluations and installation of stage 3's package (v0.12.1). The bundled v0.11.1
+# is stage 2 calibrated, made by this script as of commit 71460de (no stage 3); v0.12.1 is a candidate, not
+# bundled (a false tumour in the real CT's bladder; docs/ct-segmentation.md, "What was tried"). v0.4.2 itself came from this script as of commit 01c770b (generator 1.3; its
 # fine-tuning configuration is now scripts/experiments/ct_finetune_v0.4.0_config.json). The build installs
 # over the bundled package, so the initial package is copied out first:
 #   mkdir -p build/init && for f in model.json weights.safetensors MODEL_CARD.md; do
@@ -65,6 +66,7 @@ evaluate() {  # MODEL_FOLDER SUFFIX: the test sets the card reports
 evaluate "$MODEL" ""
 $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/gen-coarse/datalist.json" --split test --out "$BUILD/eval-generated-coarse"
 $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/gen-default/datalist.json" --split all --out "$BUILD/eval-generated-default"
+$CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/gen-metal/datalist.json" --split test --out "$BUILD/eval-generated-metal"
 $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/gen-ct/datalist.json" --split test --provider classical --out "$BUILD/eval-classical"
 # For the card: the trained model before calibration, and the bundled model this build replaces.
 evaluate "$BUILD/ct-seg-metal/model" -previous

@@ -116,12 +116,14 @@ COHORTS = {
     "gen-ct": "generated, at the generator's default scan settings (0.6-1.0 mm pixels, 1-5 mm slices)",
     "gen-coarse": "generated, at coarse scan settings (1.5-3.2 mm pixels, 2-5 mm slices)",
     "gen-default": "generated, at the default scan settings, never used in training or calibration (all cases scored)",
+    "gen-metal": "generated with hip prostheses (`cohort --prostheses-only`), at the default scan settings",
 }
 # Evaluation folder -> (cohort folder, split scored).
 RESULTS = {
     "eval-generated": ("gen-ct", "test"),
     "eval-generated-coarse": ("gen-coarse", "test"),
     "eval-generated-default": ("gen-default", "all"),
+    "eval-generated-metal": ("gen-metal", "test"),
 }
 
 
