@@ -59,13 +59,13 @@ def _cmd_cohort(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.phantom.cohort import write_cohort
 
     settings = ScanSettings(in_plane_mm=tuple(args.in_plane_mm), slice_mm=tuple(args.slice_mm), implants=not args.no_prostheses)
-    if args.prostheses_only and (args.no_prostheses or args.source != "generated" or args.modality != "ct"):
-        raise SacralTumorAIError("--prostheses-only needs generated CT with prostheses (not --no-prostheses, --source real or --modality mri)")
     if args.modality == "mri":
         from sacral_tumor_ai.phantom.mri_cohort import write_mri_cohort
 
         if args.source != "generated":
             raise SacralTumorAIError("--modality mri supports only --source generated")
+        if args.prostheses_only:
+            raise SacralTumorAIError("--prostheses-only is for CT (MRI cases have no prostheses)")
         settings = ScanSettings(in_plane_mm=tuple(args.in_plane_mm), slice_mm=(max(3.0, args.slice_mm[0]), max(3.0, args.slice_mm[1])))
         dataset = write_mri_cohort(args.out, args.cases, args.seed, settings, montage=not args.no_montage, workers=args.workers)
         print(f"cohort: {dataset['cases']} MRI cases in {args.out} (splits {dataset['counts']})")

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.io import atomic_output, read_image, write_image, write_json
 from sacral_tumor_ai.labels import LABELS, terminology_string
 from sacral_tumor_ai.phantom.case import GENERATOR_VERSION, ScanSettings, case_rng, first_cases, generate_case, generation_peak_bytes
@@ -119,11 +120,11 @@ def _case_indices(cases: int, seed: int, source: str, settings: ScanSettings, pr
     if not prostheses_only:
         return tuple(range(cases))
     if source != "generated" or not settings.implants:
-        raise ValueError("prostheses_only needs generated CT cases with prostheses enabled")
+        raise SacralTumorAIError("--prostheses-only needs generated CT with prostheses (not --no-prostheses or --source real)")
     limit = 20 * cases + 100  # about 12 % of cases have one: 20 x is ample
     indices = first_cases(seed, cases, settings, with_prostheses=True, limit=limit)
     if len(indices) < cases:
-        raise ValueError(f"only {len(indices)} of the first {limit} cases of seed {seed} have a hip prosthesis")
+        raise SacralTumorAIError(f"only {len(indices)} of the first {limit} cases of seed {seed} have a hip prosthesis")
     return tuple(indices)
 
 
