@@ -170,8 +170,9 @@ def _metal(build: Path) -> list[str]:
     path = build / "metal-effect" / "summary.json"
     if not path.is_file():
         return ["not measured"]
-    lines = ["`scripts/metal_effect.py`: the first cases of seed 2027 that have a hip prosthesis (default scan settings), rendered with it and without it (same patient, scan and noise; with it, the reamed acetabulum is not hip bone in the reference).", ""]
-    for name, summary in json.loads(path.read_text()).items():
+    run = json.loads(path.read_text())
+    lines = [f"`scripts/metal_effect.py`: the first {len(run['case_indices'])} cases of seed {run['seed']} that have a hip prosthesis (default scan settings), rendered with it and without it (same patient, scan and noise; with it, the reamed acetabulum is not hip bone in the reference).", ""]
+    for name, summary in run["results"].items():
         lines += [f"{name.capitalize()}:", "", *metrics_table(summary, COLUMNS), ""]
     return lines
 

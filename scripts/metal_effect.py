@@ -15,9 +15,9 @@ from pathlib import Path
 
 from sacral_tumor_ai.demo import bundled_model_path
 from sacral_tumor_ai.evaluation.evaluate_seg import evaluate_segmentation_model
-from sacral_tumor_ai.io import write_image, write_json
+from sacral_tumor_ai.io import write_json
 from sacral_tumor_ai.phantom.case import ScanSettings, first_cases, generate_case
-from sacral_tumor_ai.phantom.cohort import prosthesis_sides
+from sacral_tumor_ai.phantom.cohort import prosthesis_sides, write_case_files
 
 
 def write_set(out: Path, seed: int, indices: list[int], implants: bool) -> Path:
@@ -25,9 +25,8 @@ def write_set(out: Path, seed: int, indices: list[int], implants: bool) -> Path:
     items = []
     for index in indices:
         case = generate_case(seed, index, replace(ScanSettings(), implants=implants))
-        image = write_image(case.image, out / "images" / f"{case.case_id}_ct.nii.gz")
-        label = write_image(case.labelmap, out / "labels" / f"{case.case_id}.nii.gz")
-        items.append({"case_id": case.case_id, "image": str(image), "label": str(label), "hip_prosthesis": prosthesis_sides(case.details)})
+        paths = write_case_files(out, case.case_id, case.image, case.labelmap)
+        items.append({"case_id": case.case_id, **paths, "hip_prosthesis": prosthesis_sides(case.details)})
     write_json({"training": [], "validation": [], "test": items}, out / "datalist.json")
     return out / "datalist.json"
 
@@ -51,7 +50,7 @@ def main() -> None:
     for structure in results["without"]:
         cells = [f"Dice {results[name][structure]['dice']['mean']:.3f}, HD95 {results[name][structure]['hd95_mm']['mean'] or float('nan'):.1f} mm" for name in results]
         print(f"{structure:10s} with prostheses: {cells[0]:28s} without: {cells[1]}")
-    write_json(results, args.out / "summary.json")
+    write_json({"seed": args.seed, "case_indices": indices, "results": results}, args.out / "summary.json")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,9 @@ def stratified_splits(classes: list[str], seed: int) -> list[str]:
     return splits
 
 
-def _write_case(out: Path, case_id: str, image, labelmap, montage: bool) -> dict[str, str]:
+def write_case_files(out: Path, case_id: str, image: sitk.Image, labelmap: sitk.Image, montage: bool = False) -> dict[str, str]:
+    """Write one case's image, labelmap (and montage) in the cohort layout under ``out``; returns the image's
+    and the label's paths relative to ``out``, as a datalist holds them."""
     from sacral_tumor_ai.preview import save_orthogonal_preview
 
     image_path = write_image(image, out / "images" / f"{case_id}_ct.nii.gz")
@@ -112,7 +114,7 @@ def _ct_record(out: Path, seed: int, source: str, settings: ScanSettings, montag
         case = generate_case(seed, index, settings)
         image, labelmap, case_id = case.image, case.labelmap, case.case_id
         clinical = {**case.clinical, "hip_prosthesis": prosthesis_sides(case.details)}
-    return {**clinical, **_write_case(out, case_id, image, labelmap, montage), "source": source}
+    return {**clinical, **write_case_files(out, case_id, image, labelmap, montage), "source": source}
 
 
 def _case_indices(cases: int, seed: int, source: str, settings: ScanSettings, prostheses_only: bool) -> tuple[int, ...]:
@@ -170,4 +172,4 @@ def write_cohort(
     return dataset
 
 
-__all__ = ["CSV_COLUMNS", "class_by_name", "prosthesis_sides", "stratified_splits", "write_cohort"]
+__all__ = ["CSV_COLUMNS", "class_by_name", "prosthesis_sides", "stratified_splits", "write_case_files", "write_cohort"]

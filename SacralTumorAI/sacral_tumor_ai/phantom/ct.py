@@ -9,7 +9,7 @@ each voxel's centre, so they stay exact while the image shows partial volume lik
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 
 import numpy as np
 from scipy import ndimage
@@ -18,7 +18,7 @@ from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR
 from sacral_tumor_ai.phantom import sdf
 from sacral_tumor_ai.phantom.anatomy import Pelvis
 from sacral_tumor_ai.phantom.body import Body
-from sacral_tumor_ai.phantom.grid import Grid, block_centres, block_mean
+from sacral_tumor_ai.phantom.grid import FULL, Box, Grid, block_centres, block_mean
 from sacral_tumor_ai.phantom.implants import LINER_HU, METAL_HU, HipImplant, MetalArtefacts, metal_streaks
 from sacral_tumor_ai.phantom.pose import Pose
 from sacral_tumor_ai.phantom.tumours import SHELL_MM, Tumour, tumour_hu
@@ -52,6 +52,13 @@ class Fields:
     texture: np.ndarray  # smooth noise in [-1, 1]-ish, for tissue texture and permeative patterns
     metal: np.ndarray | None = None  # hip prostheses (``implants.py``)
     liner: np.ndarray | None = None
+    # Per field name, the box outside which it is at its level (``Grid.upsample_below_boxed``): never below
+    # 0 there, so a renderer may read and write that field's structure within its box alone.
+    boxes: dict[str, Box] = dataclass_field(default_factory=dict)
+
+    def box(self, name: str) -> Box:
+        """The box that holds every voxel of field ``name`` below 0 (the whole grid if none was recorded)."""
+        return self.boxes.get(name, FULL)
 
 
 def compute_fields(grid: Grid, pose: Pose, pelvis: Pelvis, body: Body, tumour: Tumour | None, rng: np.random.Generator,
@@ -71,30 +78,37 @@ def compute_fields(grid: Grid, pose: Pose, pelvis: Pelvis, body: Body, tumour: T
     liner = sdf.union(*[implant.liner(pelvis, x, y, z) for implant in implants]) if implants else None
     # Most fields are read only below some level (a mask, the pelvic bones' distance near the tumour's rim,
     # the mass within its shell): interpolating them only where they fall below it is what makes a case fast.
-    def mask(field: np.ndarray) -> np.ndarray:
-        return grid.upsample_below(field, MASK)
+    boxes: dict[str, Box] = {}
 
-    def bone(field: np.ndarray) -> np.ndarray:
-        return grid.upsample_below(field, RIM_BONE_MM)
+    def banded(name: str, field: np.ndarray, level: float) -> np.ndarray:
+        fine, boxes[name] = grid.upsample_below_boxed(field, level)
+        return fine
+
+    def mask(name: str, field: np.ndarray) -> np.ndarray:
+        return banded(name, field, MASK)
+
+    def bone(name: str, field: np.ndarray) -> np.ndarray:
+        return banded(name, field, RIM_BONE_MM)
 
     return Fields(
         body=up(body.outline(x, y, z)),  # read deep inside (the subcutaneous fat's depth)
-        pelvic_fat=mask(body.pelvic_fat(x, y, z, pelvis)),
-        bladder=mask(body.bladder(x, y, z, pelvis)),
-        rectum=mask(body.rectum(x, y, z, pelvis)),
-        loops=mask(loops),
-        gas=mask(gas),
-        sacrum=bone(pelvis.sacrum(x, y, z)),
-        hip_left=bone(hips[0]),
-        hip_right=bone(hips[1]),
-        spine=bone(pelvis.spine(x, y, z)),
-        femora=mask(femora),
+        pelvic_fat=mask("pelvic_fat", body.pelvic_fat(x, y, z, pelvis)),
+        bladder=mask("bladder", body.bladder(x, y, z, pelvis)),
+        rectum=mask("rectum", body.rectum(x, y, z, pelvis)),
+        loops=mask("loops", loops),
+        gas=mask("gas", gas),
+        sacrum=bone("sacrum", pelvis.sacrum(x, y, z)),
+        hip_left=bone("hip_left", hips[0]),
+        hip_right=bone("hip_right", hips[1]),
+        spine=bone("spine", pelvis.spine(x, y, z)),
+        femora=mask("femora", femora),
         femoral_region=up(pelvis.femoral_marrow_region(x, y, z)),  # read wherever the femora are
-        tumour=None if tumour is None else grid.upsample_below(tumour.field(x, y, z), RIM_MM),
+        tumour=None if tumour is None else banded("tumour", tumour.field(x, y, z), RIM_MM),
         calcification=None if tumour is None or not tumour.calcified else grid.upsample_below(tumour.lobe_shells(x, y, z), SHELL_MM),
         texture=up(texture),
-        metal=None if metal is None else mask(metal),
-        liner=None if liner is None else mask(liner),
+        metal=None if metal is None else mask("metal", metal),
+        liner=None if liner is None else mask("liner", liner),
+        boxes=boxes,
     )
 
 
@@ -111,37 +125,48 @@ def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age:
     that grid with each voxel split into ``block`` (x, y, z) sub-voxels (``Grid.supersampled``). Metal, when
     ``fields`` hold any, streaks each slice as ``artefacts`` says (its own random stream, so that a case
     without metal draws exactly what it drew before metal existed)."""
-    hu = np.full(fields.body.shape, AIR, np.float32)
+    # Whole-volume tissues are written with np.where/copyto: boolean-index assignment over most of the grid
+    # costs three times as much (gather, compute, scatter). The values are the same to the bit.
+    texture = fields.texture
     inside = fields.body < 0
-    hu[inside] = MUSCLE + 6.0 * fields.texture[inside]
+    hu = np.where(inside, MUSCLE + 6.0 * texture, np.float32(AIR))
+    soft = 8.0 * texture
     subcutaneous = inside & (fields.body > -np.float32(rng.uniform(8, 38)))
-    hu[subcutaneous] = FAT + 8.0 * fields.texture[subcutaneous]
     viscera = inside & (fields.pelvic_fat < 0)
-    hu[viscera] = FAT + 8.0 * fields.texture[viscera]
-    hu[viscera & (fields.loops < 0)] = BOWEL + 8.0 * fields.texture[viscera & (fields.loops < 0)]
-    hu[viscera & (fields.gas < 0)] = GAS
-    hu[inside & (fields.rectum < 0)] = np.where(fields.texture[inside & (fields.rectum < 0)] > 0.8, GAS, BOWEL)
-    hu[inside & (fields.bladder < 0)] = FLUID
+    np.copyto(hu, FAT + soft, where=subcutaneous | viscera)
+    box = fields.box("loops")
+    np.copyto(hu[box], BOWEL + soft[box], where=viscera[box] & (fields.loops[box] < 0))
+    box = fields.box("gas")
+    hu[box][viscera[box] & (fields.gas[box] < 0)] = GAS
+    box = fields.box("rectum")
+    rectum = inside[box] & (fields.rectum[box] < 0)
+    hu[box][rectum] = np.where(texture[box][rectum] > 0.8, GAS, BOWEL)
+    box = fields.box("bladder")
+    hu[box][inside[box] & (fields.bladder[box] < 0)] = FLUID
     # Bone density falls with age (osteoporosis, marrow turning to fat), cortex thins.
     cancellous = float(np.clip(rng.normal(230 - 1.8 * age, 35), 40, 380))
     cortical = float(rng.uniform(1100, 1500))
     cortex = float(rng.uniform(0.6, 1.4))
-    for field in (fields.spine, fields.sacrum, fields.hip_left, fields.hip_right):
+    for name in ("spine", "sacrum", "hip_left", "hip_right"):
+        box = fields.box(name)
+        field = getattr(fields, name)[box]
         bone = field < 0
-        hu[bone] = _bone_hu(field[bone], cortex, cortical, cancellous) + 20.0 * fields.texture[bone]
+        hu[box][bone] = _bone_hu(field[bone], cortex, cortical, cancellous) + 20.0 * texture[box][bone]
     _render_femora(hu, fields, rng, cortex, cortical, cancellous)
     if tumour is not None and fields.tumour is not None:
         _render_tumour(hu, fields, tumour, inside, cortical, cancellous)
     if fields.metal is not None and fields.liner is not None:
-        hu[fields.liner < 0] = LINER_HU
-        hu[fields.metal < 0] = METAL_HU
+        for name, value in (("liner", LINER_HU), ("metal", METAL_HU)):
+            box = fields.box(name)
+            hu[box][getattr(fields, name)[box] < 0] = value
     labels = label_fields(fields, block)
     hu = ndimage.gaussian_filter(block_mean(hu, block), sigma=tuple(PSF_MM / s for s in reversed(spacing)))
     if fields.metal is not None and artefacts is not None:
         hu += metal_streaks(block_mean((fields.metal < 0).astype(np.float32), block), float(spacing[0]), artefacts)
     noise = ndimage.gaussian_filter(rng.standard_normal(hu.shape, dtype=np.float32), 0.6) * np.float32(noise_hu * 2.2)
     hu += noise
-    return np.clip(np.round(hu), -1024, 3071).astype(np.int16), labels
+    np.rint(hu, out=hu)
+    return np.clip(hu, -1024, 3071, out=hu).astype(np.int16), labels
 
 
 def _render_femora(hu: np.ndarray, fields: Fields, rng: np.random.Generator, cortex: float, cortical: float,
@@ -152,11 +177,13 @@ def _render_femora(hu: np.ndarray, fields: Fields, rng: np.random.Generator, cor
     fatty = max(cancellous - float(rng.uniform(40, 160)), -30.0)
     yellow = float(rng.uniform(-90, 10))
     shaft_cortex = float(rng.uniform(3.0, 6.0))
-    bone = fields.femora < 0
-    region = fields.femoral_region[bone]
+    box = fields.box("femora")
+    femora = fields.femora[box]
+    bone = femora < 0
+    region = fields.femoral_region[box][bone]
     head, shaft = np.clip(region, 0, 1), np.clip(-region, 0, 1)
     marrow = fatty + head * (dense - fatty) + shaft * (yellow - fatty)
-    hu[bone] = _bone_hu(fields.femora[bone], cortex + shaft * (shaft_cortex - cortex), cortical, marrow) + 20.0 * fields.texture[bone]
+    hu[box][bone] = _bone_hu(femora[bone], cortex + shaft * (shaft_cortex - cortex), cortical, marrow) + 20.0 * fields.texture[box][bone]
 
 
 def label_fields(fields: Fields, block: tuple[int, int, int] = (1, 1, 1)) -> np.ndarray:
@@ -175,14 +202,18 @@ def label_fields(fields: Fields, block: tuple[int, int, int] = (1, 1, 1)) -> np.
 
 
 def _render_tumour(hu, fields: Fields, tumour: Tumour, inside, cortical: float, cancellous: float) -> None:
+    # Everything happens within the tumour field's box: outside it the field is RIM_MM, neither mass nor rim.
+    box = fields.box("tumour")
+    hu, inside, distance = hu[box], inside[box], fields.tumour[box]
+
     def bone_distance(where: np.ndarray) -> np.ndarray:
         """Distance to the nearest hip bone or sacrum, only where asked (the tumour is small; the grid is not)."""
-        return np.minimum(np.minimum(fields.sacrum[where], fields.hip_left[where]), fields.hip_right[where])
+        return np.minimum(np.minimum(fields.sacrum[box][where], fields.hip_left[box][where]), fields.hip_right[box][where])
 
-    mass = (fields.tumour < 0) & inside
-    shells = fields.calcification[mass] if fields.calcification is not None else None
-    hu[mass] = tumour_hu(tumour, fields.tumour[mass], fields.texture[mass], shells, bone_distance(mass) < 0, cancellous + 60.0)
+    mass = (distance < 0) & inside
+    shells = fields.calcification[box][mass] if fields.calcification is not None else None
+    hu[mass] = tumour_hu(tumour, distance[mass], fields.texture[box][mass], shells, bone_distance(mass) < 0, cancellous + 60.0)
     if tumour.expansile:
-        rim = (np.abs(fields.tumour) < RIM_MM) & inside
+        rim = (np.abs(distance) < RIM_MM) & inside
         rim[rim] = bone_distance(rim) < RIM_BONE_MM
         hu[rim] = 0.6 * cortical

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+Box = tuple[slice, slice, slice]  # z, y, x
+FULL: Box = (slice(None),) * 3
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -61,11 +64,16 @@ class Grid:
         of the grid is filled. Outside that box every cell's corners are at or above ``level``, and a linear
         interpolation never goes below its corners, so no comparison changes; inside it, the arithmetic is the
         same to the bit (each output voxel has the same two neighbours and weight)."""
+        return self.upsample_below_boxed(coarse, level)[0]
+
+    def upsample_below_boxed(self, coarse: np.ndarray, level: float) -> tuple[np.ndarray, Box]:
+        """:meth:`upsample_below` and the box (z, y, x slices) outside which the result is ``level``, so that a
+        renderer can work on the box alone (empty slices when the field is nowhere below ``level``)."""
         coarse = np.asarray(coarse, np.float32)
         result = np.full(tuple(reversed(self.size)), level, np.float32)
         below = np.nonzero(coarse < level)
         if not below[0].size:
-            return result
+            return result, (slice(0, 0),) * 3
         box, size = [], []
         for axis, f, n in zip((0, 1, 2), reversed(self.factor), reversed(self.size)):
             first = max(int(below[axis].min()) - 1, 0)  # the cells on both sides of each point below
@@ -73,8 +81,9 @@ class Grid:
             box.append(slice(first, last + 1))
             size.append(min(last * f, n) - first * f)
         block = self._upsample(coarse[tuple(box)], tuple(reversed(size)))
-        result[tuple(slice(b.start * f, b.start * f + k) for b, f, k in zip(box, reversed(self.factor), size))] = block
-        return result
+        fine = tuple(slice(b.start * f, b.start * f + k) for b, f, k in zip(box, reversed(self.factor), size))
+        result[fine] = block
+        return result, fine
 
     def _upsample(self, coarse: np.ndarray, size: tuple[int, int, int]) -> np.ndarray:
         result = coarse
