@@ -37,16 +37,20 @@ DATA=("$BUILD/gen-ct/datalist.json" "$BUILD/gen-coarse/datalist.json" "$BUILD/re
 [ -f "$BUILD/gen-metal/datalist.json" ] || $CLI cohort --cases 48 --seed 18 --out "$BUILD/gen-metal" --prostheses-only --no-montage
 # Stage 1: generated cases only. Stage 2: fine-tuning on generated cases plus lesions inserted into the real
 # CT (tumour-only labels, marginal loss, so the unlabelled real bones are never called background).
-if [ -z "${CT_FINETUNE_INIT:-}" ]; then
+if [ -z "${CT_FINETUNE_INIT:-}" ] && [ -z "${CT_STAGE2_MODEL:-}" ]; then
   $CLI train-seg --datalist "$BUILD/gen-ct/datalist.json" --out "$BUILD/ct-seg-run" --config scripts/ct_model_config.json --resume
 fi
-$CLI train-seg --datalist "${DATA[@]}" --out "$BUILD/ct-seg-ft" \
-  --config scripts/ct_finetune_config.json --init-model "${CT_FINETUNE_INIT:-$BUILD/ct-seg-run/model}" --resume
+# CT_STAGE2_MODEL (a package whose weights are stage 2's, such as the bundled v0.11.1, copied out of the
+# package folder first) skips stages 1 and 2.
+if [ -z "${CT_STAGE2_MODEL:-}" ]; then
+  $CLI train-seg --datalist "${DATA[@]}" --out "$BUILD/ct-seg-ft" \
+    --config scripts/ct_finetune_config.json --init-model "${CT_FINETUNE_INIT:-$BUILD/ct-seg-run/model}" --resume
+fi
 # Stage 3: a few epochs more with the prosthesis cases added (v0.11.1, stage 2 alone, called the tissue
 # around a prosthesis's streaks tumour: scripts/metal_effect.py, docs/ct-segmentation.md).
 DATA+=("$BUILD/gen-metal/datalist.json")
 $CLI train-seg --datalist "${DATA[@]}" --out "$BUILD/ct-seg-metal" \
-  --config scripts/ct_metal_finetune_config.json --init-model "$BUILD/ct-seg-ft/model" --resume
+  --config scripts/ct_metal_finetune_config.json --init-model "${CT_STAGE2_MODEL:-$BUILD/ct-seg-ft/model}" --resume
 # The tumour's decision offset chosen on 8 validation cases of each data list (the weights are untouched).
 # Bone offsets stay at 0: only generated bones are labelled, and offsets fitted to them erased real bone in the
 # real CT (see the model card). No test-time mirroring: it doubles the network's time, and on v0.9.0's

@@ -125,6 +125,36 @@ def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age:
     that grid with each voxel split into ``block`` (x, y, z) sub-voxels (``Grid.supersampled``). Metal, when
     ``fields`` hold any, streaks each slice as ``artefacts`` says (its own random stream, so that a case
     without metal draws exactly what it drew before metal existed)."""
+    hu, inside = _render_soft_tissue(fields, rng)
+    # Bone density falls with age (osteoporosis, marrow turning to fat), cortex thins.
+    cancellous = float(np.clip(rng.normal(230 - 1.8 * age, 35), 40, 380))
+    cortical = float(rng.uniform(1100, 1500))
+    cortex = float(rng.uniform(0.6, 1.4))
+    for name in ("spine", "sacrum", "hip_left", "hip_right"):
+        box = fields.box(name)
+        field = getattr(fields, name)[box]
+        bone = field < 0
+        hu[box][bone] = _bone_hu(field[bone], cortex, cortical, cancellous) + 20.0 * fields.texture[box][bone]
+    _render_femora(hu, fields, rng, cortex, cortical, cancellous)
+    if tumour is not None and fields.tumour is not None:
+        _render_tumour(hu, fields, tumour, inside, cortical, cancellous)
+    if fields.metal is not None and fields.liner is not None:
+        for name, value in (("liner", LINER_HU), ("metal", METAL_HU)):
+            box = fields.box(name)
+            hu[box][getattr(fields, name)[box] < 0] = value
+    labels = label_fields(fields, block)
+    hu = ndimage.gaussian_filter(block_mean(hu, block), sigma=tuple(PSF_MM / s for s in reversed(spacing)))
+    if fields.metal is not None and artefacts is not None:
+        hu += metal_streaks(block_mean((fields.metal < 0).astype(np.float32), block), float(spacing[0]), artefacts)
+    noise = ndimage.gaussian_filter(rng.standard_normal(hu.shape, dtype=np.float32), 0.6) * np.float32(noise_hu * 2.2)
+    hu += noise
+    np.rint(hu, out=hu)
+    return np.clip(hu, -1024, 3071, out=hu).astype(np.int16), labels
+
+
+def _render_soft_tissue(fields: Fields, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """HU (float32) of air, muscle, subcutaneous and pelvic fat, bowel, gas, rectum and bladder, and the
+    body's mask."""
     # Whole-volume tissues are written with np.where/copyto: boolean-index assignment over most of the grid
     # costs three times as much (gather, compute, scatter). The values are the same to the bit.
     texture = fields.texture
@@ -143,30 +173,7 @@ def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age:
     hu[box][rectum] = np.where(texture[box][rectum] > 0.8, GAS, BOWEL)
     box = fields.box("bladder")
     hu[box][inside[box] & (fields.bladder[box] < 0)] = FLUID
-    # Bone density falls with age (osteoporosis, marrow turning to fat), cortex thins.
-    cancellous = float(np.clip(rng.normal(230 - 1.8 * age, 35), 40, 380))
-    cortical = float(rng.uniform(1100, 1500))
-    cortex = float(rng.uniform(0.6, 1.4))
-    for name in ("spine", "sacrum", "hip_left", "hip_right"):
-        box = fields.box(name)
-        field = getattr(fields, name)[box]
-        bone = field < 0
-        hu[box][bone] = _bone_hu(field[bone], cortex, cortical, cancellous) + 20.0 * texture[box][bone]
-    _render_femora(hu, fields, rng, cortex, cortical, cancellous)
-    if tumour is not None and fields.tumour is not None:
-        _render_tumour(hu, fields, tumour, inside, cortical, cancellous)
-    if fields.metal is not None and fields.liner is not None:
-        for name, value in (("liner", LINER_HU), ("metal", METAL_HU)):
-            box = fields.box(name)
-            hu[box][getattr(fields, name)[box] < 0] = value
-    labels = label_fields(fields, block)
-    hu = ndimage.gaussian_filter(block_mean(hu, block), sigma=tuple(PSF_MM / s for s in reversed(spacing)))
-    if fields.metal is not None and artefacts is not None:
-        hu += metal_streaks(block_mean((fields.metal < 0).astype(np.float32), block), float(spacing[0]), artefacts)
-    noise = ndimage.gaussian_filter(rng.standard_normal(hu.shape, dtype=np.float32), 0.6) * np.float32(noise_hu * 2.2)
-    hu += noise
-    np.rint(hu, out=hu)
-    return np.clip(hu, -1024, 3071, out=hu).astype(np.int16), labels
+    return hu, inside
 
 
 def _render_femora(hu: np.ndarray, fields: Fields, rng: np.random.Generator, cortex: float, cortical: float,
