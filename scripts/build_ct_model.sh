@@ -15,6 +15,9 @@
 #   mkdir -p build/init && for f in model.json weights.safetensors MODEL_CARD.md; do
 #     git show 7d43206:SacralTumorAI/sacral_tumor_ai/data/models/ct-seg/$f > build/init/$f; done   (v0.4.2)
 #   CT_FINETUNE_INIT=build/init scripts/build_ct_model.sh
+# Stage 3 alone, from the bundled v0.11.1 (stage 2's weights; about 2 hours here, 2026-11-28):
+#   mkdir -p build/init-v0111 && cp SacralTumorAI/sacral_tumor_ai/data/models/ct-seg/* build/init-v0111/
+#   CT_STAGE2_MODEL=build/init-v0111 scripts/build_ct_model.sh
 # Each fine-tuning epoch (172-206 training cases, 24-32 validation cases) takes 9-35 minutes on a 2-core CPU
 # (the machine's speed varies), so stage 2 takes 2.5-4 hours, stage 3 about an hour, and the calibration and
 # evaluations an hour more; a stopped run resumes where it was. Stage 2's recipe was measured as the v0.9.0
