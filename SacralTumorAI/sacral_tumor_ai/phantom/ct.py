@@ -60,6 +60,11 @@ class Fields:
         """The box that holds every voxel of field ``name`` below 0 (the whole grid if none was recorded)."""
         return self.boxes.get(name, FULL)
 
+    def within_box(self, name: str) -> tuple[Box, np.ndarray]:
+        """Field ``name``'s box and the field's values there (a view)."""
+        box = self.box(name)
+        return box, getattr(self, name)[box]
+
 
 def compute_fields(grid: Grid, pose: Pose, pelvis: Pelvis, body: Body, tumour: Tumour | None, rng: np.random.Generator,
                    implants: tuple[HipImplant, ...] = ()) -> Fields:
@@ -131,8 +136,7 @@ def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age:
     cortical = float(rng.uniform(1100, 1500))
     cortex = float(rng.uniform(0.6, 1.4))
     for name in ("spine", "sacrum", "hip_left", "hip_right"):
-        box = fields.box(name)
-        field = getattr(fields, name)[box]
+        box, field = fields.within_box(name)
         bone = field < 0
         hu[box][bone] = _bone_hu(field[bone], cortex, cortical, cancellous) + 20.0 * fields.texture[box][bone]
     _render_femora(hu, fields, rng, cortex, cortical, cancellous)
@@ -140,8 +144,8 @@ def render(fields: Fields, tumour: Tumour | None, rng: np.random.Generator, age:
         _render_tumour(hu, fields, tumour, inside, cortical, cancellous)
     if fields.metal is not None and fields.liner is not None:
         for name, value in (("liner", LINER_HU), ("metal", METAL_HU)):
-            box = fields.box(name)
-            hu[box][getattr(fields, name)[box] < 0] = value
+            box, field = fields.within_box(name)
+            hu[box][field < 0] = value
     labels = label_fields(fields, block)
     hu = ndimage.gaussian_filter(block_mean(hu, block), sigma=tuple(PSF_MM / s for s in reversed(spacing)))
     if fields.metal is not None and artefacts is not None:
@@ -164,15 +168,15 @@ def _render_soft_tissue(fields: Fields, rng: np.random.Generator) -> tuple[np.nd
     subcutaneous = inside & (fields.body > -np.float32(rng.uniform(8, 38)))
     viscera = inside & (fields.pelvic_fat < 0)
     np.copyto(hu, FAT + soft, where=subcutaneous | viscera)
-    box = fields.box("loops")
-    np.copyto(hu[box], BOWEL + soft[box], where=viscera[box] & (fields.loops[box] < 0))
-    box = fields.box("gas")
-    hu[box][viscera[box] & (fields.gas[box] < 0)] = GAS
-    box = fields.box("rectum")
-    rectum = inside[box] & (fields.rectum[box] < 0)
+    box, loops = fields.within_box("loops")
+    np.copyto(hu[box], BOWEL + soft[box], where=viscera[box] & (loops < 0))
+    box, gas = fields.within_box("gas")
+    hu[box][viscera[box] & (gas < 0)] = GAS
+    box, rectum = fields.within_box("rectum")
+    rectum = inside[box] & (rectum < 0)
     hu[box][rectum] = np.where(texture[box][rectum] > 0.8, GAS, BOWEL)
-    box = fields.box("bladder")
-    hu[box][inside[box] & (fields.bladder[box] < 0)] = FLUID
+    box, bladder = fields.within_box("bladder")
+    hu[box][inside[box] & (bladder < 0)] = FLUID
     return hu, inside
 
 
@@ -184,8 +188,7 @@ def _render_femora(hu: np.ndarray, fields: Fields, rng: np.random.Generator, cor
     fatty = max(cancellous - float(rng.uniform(40, 160)), -30.0)
     yellow = float(rng.uniform(-90, 10))
     shaft_cortex = float(rng.uniform(3.0, 6.0))
-    box = fields.box("femora")
-    femora = fields.femora[box]
+    box, femora = fields.within_box("femora")
     bone = femora < 0
     region = fields.femoral_region[box][bone]
     head, shaft = np.clip(region, 0, 1), np.clip(-region, 0, 1)
@@ -210,8 +213,8 @@ def label_fields(fields: Fields, block: tuple[int, int, int] = (1, 1, 1)) -> np.
 
 def _render_tumour(hu, fields: Fields, tumour: Tumour, inside, cortical: float, cancellous: float) -> None:
     # Everything happens within the tumour field's box: outside it the field is RIM_MM, neither mass nor rim.
-    box = fields.box("tumour")
-    hu, inside, distance = hu[box], inside[box], fields.tumour[box]
+    box, distance = fields.within_box("tumour")
+    hu, inside = hu[box], inside[box]
 
     def bone_distance(where: np.ndarray) -> np.ndarray:
         """Distance to the nearest hip bone or sacrum, only where asked (the tumour is small; the grid is not)."""
