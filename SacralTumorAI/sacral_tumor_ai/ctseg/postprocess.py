@@ -21,7 +21,7 @@ from scipy import ndimage
 
 from sacral_tumor_ai.labels import TUMOR
 
-_CONNECTIVITY = np.ones((3, 3, 3), bool)  # 26-connected
+CONNECTIVITY = np.ones((3, 3, 3), bool)  # 26-connected
 TUMOUR_MAX_GAP_MM = 10.0  # a tumour piece with no voxel this close to a hip bone or the sacrum is dropped
 
 
@@ -30,7 +30,7 @@ def largest_component(mask: np.ndarray, through: np.ndarray | None = None) -> np
     components joined to it through ``through``'s voxels are kept with it ("largest" counts ``mask``'s
     voxels only)."""
     joined = mask if through is None else mask | through
-    components, count = ndimage.label(joined, structure=_CONNECTIVITY)
+    components, count = ndimage.label(joined, structure=CONNECTIVITY)
     if count <= 1:
         return mask.astype(bool)
     sizes = np.bincount(components[mask], minlength=count + 1)
@@ -68,7 +68,7 @@ def drop_tumour_far_from_pelvis(
     margin = [int(np.ceil(max_gap_mm / s)) + 1 for s in spacing_zyx]
     found = np.nonzero(tumour)
     box = tuple(slice(max(int(i.min()) - m, 0), int(i.max()) + m + 1) for i, m in zip(found, margin))
-    pieces, count = ndimage.label(tumour[box], structure=_CONNECTIVITY)
+    pieces, count = ndimage.label(tumour[box], structure=CONNECTIVITY)
     far = np.ones(count + 1, bool)
     far[0] = False
     if bone[box].any():
