@@ -1,7 +1,9 @@
 """Finish a CT segmentation build: record the measured test metrics in the package, write its model card,
 and install it as the bundled model (SacralTumorAI/sacral_tumor_ai/data/models/ct-seg). The package is the
-calibrated one where it exists (BUILD/ct-seg-edges from ``calibrate-edges``, else BUILD/ct-seg-cal from
-``calibrate-seg``), else the trained one.
+calibrated one where it exists (BUILD/ct-seg-conf from ``calibrate-confidence``, else BUILD/ct-seg-edges from
+``calibrate-edges``, else BUILD/ct-seg-cal from ``calibrate-seg``), else the trained one. A recalibration
+(``CT_RECALIBRATE`` in ``build_ct_model.sh``) has no training run: BUILD/recalibrated-from holds the package
+it started from, whose card gives how its weights were made and their training log.
 
     .venv/bin/python scripts/install_ct_model.py BUILD_DIR
 """
@@ -58,6 +60,33 @@ def _bone_edges(package) -> list[str]:
         f"- Setting: {setting}",
         "- Validation Dice at native resolution, before -> after: " + ", ".join(f"{name} {before[name]:.3f} -> {after[name]:.3f}" for name in before),
     ]
+
+
+def _confidence(package) -> list[str]:
+    """The card's lines on the tumour confidence level, from the package's metadata."""
+    inference = package.metadata.get("inference", {})
+    record, level = inference.get("tumour_confidence_calibration"), inference.get("tumour_min_probability", 0.0)
+    if not record:
+        return ["None: every tumour piece the network draws is kept (the largest-piece rule then chooses)."]
+    kept = "none" if record["false_ml_kept"] == 0 else f"{record['false_ml_kept']:.1f} mL"
+    return [
+        f"Chosen on the validation split of {', '.join(Path(d).parent.name for d in record['datalists'])} "
+        f"({record['cases']} cases; never the test cases): {record['method']}. A tumour piece whose tumour probability "
+        "stays below the level in every voxel is dropped before the largest-piece rule, and `run` says so when that changed the result.",
+        "",
+        f"- Level: {level:.3f}" + (" (0: no false piece was less sure than every validation tumour, so none is dropped)" if level == 0 else ""),
+        f"- Validation tumours: {record['tumours']}, the least sure peaking at {record['least_sure_tumour']:.3f}",
+        f"- Validation false pieces (touching no labelled tumour): {record['false_pieces']}, {record['false_pieces_dropped']} dropped "
+        f"({record['false_ml_dropped']:.1f} mL); kept: {kept}" + (f", the surest peaking at {record['surest_false_piece']:.3f}" if record["surest_false_piece"] is not None else ""),
+    ]
+
+
+def _card_section(card: str, title: str) -> list[str]:
+    """The lines of a model card's section ``## title`` (without its heading and trailing blank lines)."""
+    lines = card.splitlines()
+    start = lines.index(f"## {title}") + 1
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join(lines[start:end]).strip("\n").splitlines()
 
 
 def _offset_limitation(package: ModelPackage) -> list[str]:
@@ -177,35 +206,59 @@ def _metal(build: Path) -> list[str]:
     return lines
 
 
-def main(build: Path) -> None:
+def _trained(build: Path, package: ModelPackage) -> tuple[list[str], list[str]]:
+    """The card's "How it was made" lines and training log: from the build's training run, or, for a
+    recalibration, from the card of the package it started from."""
+    origin = build / "recalibrated-from"
+    if (origin / METADATA_FILE).is_file():
+        card = (origin / "MODEL_CARD.md").read_text(encoding="utf-8")
+        before = json.loads((origin / METADATA_FILE).read_text())
+        made = [
+            f"This release is {before['name']} {before['version']}'s package recalibrated by `scripts/build_ct_model.sh` with `CT_RECALIBRATE` "
+            "(its weights and their checksum unchanged; only the tumour confidence level below is new). How those weights were made, from its card:",
+            "",
+            *_card_section(card, "How it was made"),
+        ]
+        return made, _card_section(card, "Training log (validation Dice on the model grid)")
     # Stage 3 (the prosthesis cases) where the build has it, else stage 2.
     run = next(folder for folder in (build / "ct-seg-metal", build / "ct-seg-ft") if (folder / "training_log.csv").is_file())
-    names = (*RESULTS, "eval-real", "eval-classical")
-    evaluations = {name: json.loads((build / name / "metrics.json").read_text()) for name in names if (build / name / "metrics.json").exists()}
-    target = bundled_model_path("ct-seg")
-    test = {name: {"summary": e["summary"], "cases": e["cases"], "seconds_per_case": e["seconds_per_case"], "provider": e["provider"]} for name, e in evaluations.items()}
-    source = next((build / name for name in ("ct-seg-edges", "ct-seg-cal") if (build / name / METADATA_FILE).is_file()), run / "model")
-    package = install_package(source, target, {"test": test})
     history = (run / "training_log.csv").read_text().strip().splitlines()
     config = package.metadata["training"]["config"]
-    sections = {
-        "How it was made": [
+    made = [
             "Trained by `scripts/build_ct_model.sh` (the project's own `cohort`, `train-seg`, `calibrate-seg`, `calibrate-edges` and `evaluate-seg` commands) on a 2-core CPU. "
             "Its weights descend from earlier releases: 8 epochs on generated cases (v0.1.0), then fine-tuning on generated cases plus lesions inserted into the one bundled real CT, the real cases' tumour-only labels trained with the marginal loss so that the unlabelled real bones are never called background (v0.2.0 on generator 1.0 data, v0.3.0 on 1.2, v0.4.0 on 1.3, 15 epochs; v0.4.2, bundled until v0.11.1, is v0.4.0 calibrated; v0.11.1 is v0.4.0 fine-tuned 15 epochs on generator 1.6 data and calibrated). "
             f"This release fine-tunes {_initial_model(config)}'s weights again, for {config['epochs']} epochs at a peak learning rate of {config['learning_rate']:g} (warm-up, then cosine decay), on: {package.metadata['training']['data']}",
             "Candidates trained between v0.4.2 and this release, and why they were not shipped, are in docs/ct-segmentation.md (\"What was tried\").",
             "The test sets below were never seen in training or calibration: held-out generated cases, and held-out inserted lesions (different lesions, same real scan).",
             f"Fine-tuning epochs run: {len(history) - 1} of the {config['epochs']} configured; the package holds the best validation epoch ({package.metadata['metrics']['validation_model_grid']['epoch']}). A stopped run continues with the same command (`--resume`).",
-        ],
+    ]
+    return made, ["```", *history, "```"]
+
+
+def main(build: Path) -> None:
+    names = (*RESULTS, "eval-real", "eval-classical")
+    evaluations = {name: json.loads((build / name / "metrics.json").read_text()) for name in names if (build / name / "metrics.json").exists()}
+    target = bundled_model_path("ct-seg")
+    test = {name: {"summary": e["summary"], "cases": e["cases"], "seconds_per_case": e["seconds_per_case"], "provider": e["provider"]} for name, e in evaluations.items()}
+    calibrated = ("ct-seg-conf", "ct-seg-edges", "ct-seg-cal")
+    source = next((build / name for name in calibrated if (build / name / METADATA_FILE).is_file()), None)
+    if source is None:
+        source = next(folder for folder in (build / "ct-seg-metal", build / "ct-seg-ft") if (folder / "training_log.csv").is_file()) / "model"
+    package = install_package(source, target, {"test": test})
+    made, history = _trained(build, package)
+    recalibration = (build / "recalibrated-from" / METADATA_FILE).is_file()
+    sections = {
+        "How it was made": made,
         "Decision calibration": _calibration(package),
         "Bone-edge refinement": _bone_edges(package),
+        "Tumour confidence": _confidence(package),
         **dict(_results(build, name, evaluations) for name in RESULTS),
         f"Results: held-out lesions inserted into the bundled real CT ({_cohort(build, 'real-ct')}, test split; tumour only; one real anatomy)": _table(evaluations, "eval-real"),
         "Baseline: classical hip-bone provider on the default-settings test cases (where it finds no pelvis the case is refused and scores 0, tumour included)": _table(evaluations, "eval-classical"),
         "The model it was made from (before calibration), on the same test cases": _compared(build, "previous"),
-        "The bundled model it replaces, on the same test cases": _compared(build, "bundled"),
+        "The bundled model it replaces, on the same test cases": ["The model it was made from (above)."] if recalibration else _compared(build, "bundled"),
         "Hip prostheses": _metal(build),
-        "Training log (validation Dice on the model grid)": ["```", *history, "```"],
+        "Training log (validation Dice on the model grid)": history,
         "Limitations": [
             "- No real tumours: the tumours, and all but one anatomy, are generated. Performance on patients is unknown.",
             *_tumour_target(evaluations),

@@ -20,7 +20,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from sacral_tumor_ai.ctseg.inference import decide_labels, predict_probabilities
-from sacral_tumor_ai.ctseg.postprocess import CONNECTIVITY
+from sacral_tumor_ai.ctseg.postprocess import tumour_pieces
 from sacral_tumor_ai.ctseg.preprocess import prepare_ct
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
 from sacral_tumor_ai.io import read_image
@@ -35,15 +35,14 @@ def pieces(network, spec: CTModelSpec, image: sitk.Image, label: sitk.Image | No
     says whether it touches the labelled tumour."""
     prepared = prepare_ct(image, spec)
     probabilities = predict_probabilities(network, prepared.channels, spec)
-    tumour = decide_labels(probabilities, spec) == TUMOR.value
-    probability = probabilities[spec.label_values().index(TUMOR.value)]
+    components, _ = tumour_pieces(decide_labels(probabilities, spec))
+    probability = probabilities[spec.tumour_channel()]
     low, high = spec.windows[0]
     hu = low + prepared.channels[0] * (high - low)
     truth = None
     if label is not None:
         truth = sitk.GetArrayFromImage(sitk.Resample(label, prepared.grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0)) == TUMOR.value
     voxel_ml = float(np.prod(prepared.grid.GetSpacing())) / 1000
-    components, _ = ndimage.label(tumour, structure=CONNECTIVITY)
     found = []
     for number, box in enumerate(ndimage.find_objects(components), start=1):
         piece = components[box] == number

@@ -44,22 +44,36 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.evaluation.calibrate_seg import calibrate_segmentation_model
-    from sacral_tumor_ai.progress import Progress
 
-    progress = Progress(report=lambda fraction, message: print(f"[{fraction:4.0%}] {message}", flush=True))
+    progress = _percent_progress()
     labels = tuple(args.labels.split(",")) if args.labels else None
     result = calibrate_segmentation_model(args.model, args.datalist, args.split, args.out, args.mirror, args.limit, args.version, args.device, progress, labels)
-    print(json.dumps(result, indent=2))
-    print(f"calibrated package: {result['package']} (measure it on the test split with evaluate-seg)")
-    return 0
+    return _report_calibration(result)
 
 
 def _calibrate_edges(args: argparse.Namespace) -> int:
     from sacral_tumor_ai.evaluation.calibrate_edges import calibrate_bone_edges
+
+    progress = _percent_progress()
+    result = calibrate_bone_edges(args.model, args.datalist, args.split, args.out, args.limit, args.version, args.device, progress)
+    return _report_calibration(result)
+
+
+def _calibrate_confidence(args: argparse.Namespace) -> int:
+    from sacral_tumor_ai.evaluation.calibrate_confidence import calibrate_tumour_confidence
+
+    progress = _percent_progress()
+    result = calibrate_tumour_confidence(args.model, args.datalist, args.split, args.out, args.limit, args.version, args.device, progress)
+    return _report_calibration(result)
+
+
+def _percent_progress():
     from sacral_tumor_ai.progress import Progress
 
-    progress = Progress(report=lambda fraction, message: print(f"[{fraction:4.0%}] {message}", flush=True))
-    result = calibrate_bone_edges(args.model, args.datalist, args.split, args.out, args.limit, args.version, args.device, progress)
+    return Progress(report=lambda fraction, message: print(f"[{fraction:4.0%}] {message}", flush=True))
+
+
+def _report_calibration(result: dict) -> int:
     print(json.dumps(result, indent=2))
     print(f"calibrated package: {result['package']} (measure it on the test split with evaluate-seg)")
     return 0
@@ -204,3 +218,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     _calibration_arguments(edges, "data list(s); cases with bone labels and an input finer than the model grid are used")
     edges.set_defaults(handler=_calibrate_edges)
+
+    confidence = commands.add_parser(
+        "calibrate-confidence",
+        help="choose the tumour probability a CT model's tumour piece must reach to be kept, on validation cases; writes a new package",
+    )
+    _calibration_arguments(confidence, "data list(s) with labelled tumours")
+    confidence.set_defaults(handler=_calibrate_confidence)

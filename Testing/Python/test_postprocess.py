@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sacral_tumor_ai.ctseg.postprocess import drop_tumour_far_from_pelvis, postprocess_labels
+from sacral_tumor_ai.ctseg.postprocess import drop_tumour_far_from_pelvis, drop_unsure_tumour, postprocess_labels
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT, SACRUM, TUMOR
 
 VALUES = [0, TUMOR.value, HIP_LEFT.value, HIP_RIGHT.value, SACRUM.value]
@@ -67,3 +67,26 @@ def test_the_dropped_tumour_note_counts_pieces_and_never_reads_zero_ml() -> None
     assert "(2 pieces, 4.5 mL in all)" in _dropped_tumour_note([4.2, 0.3])
     assert "(1.2 mL)" in _dropped_tumour_note([1.2])
     assert "(3 pieces, under 0.1 mL in all)" in _dropped_tumour_note([0.008, 0.016, 0.016])
+
+
+def test_tumour_pieces_the_model_is_unsure_of_are_dropped_and_reported() -> None:
+    """A piece goes when its tumour probability stays under the level in every voxel; one sure voxel keeps
+    the whole piece; bones are untouched."""
+    labels = np.zeros((10, 20, 40), np.uint8)
+    labels[2:8, 2:18, 0:6] = SACRUM.value
+    labels[2:8, 2:12, 6:16] = TUMOR.value  # 600 voxels, sure at its centre only
+    labels[2:4, 14:18, 20:24] = TUMOR.value  # 32 voxels, never above 0.8: dropped
+    labels[6:8, 14:16, 30:31] = TUMOR.value  # 4 voxels at 0.85: dropped
+    probability = np.where(labels == TUMOR.value, 0.6, 0.0).astype(np.float32)
+    probability[5, 7, 11] = 0.99
+    probability[2:4, 14:18, 20:24] = 0.8
+    probability[6:8, 14:16, 30] = 0.85
+    kept, dropped = drop_unsure_tumour(labels, probability, 0.9, voxel_ml=0.008)
+    assert (kept[2:8, 2:12, 6:16] == TUMOR.value).all()
+    assert (kept[2:4, 14:18, 20:24] == 0).all() and (kept[6:8, 14:16, 30] == 0).all()
+    assert (kept[labels != TUMOR.value] == labels[labels != TUMOR.value]).all()
+    assert dropped == [(32 * 0.008, np.float32(0.8)), (4 * 0.008, np.float32(0.85))]
+    # At a level the surest piece does not reach, nothing is left; level 0 (no calibration) drops nothing.
+    assert not (drop_unsure_tumour(labels, probability, 0.995, 0.008)[0] == TUMOR.value).any()
+    same, none = drop_unsure_tumour(labels, probability, 0.0, 0.008)
+    assert same is labels and none == []

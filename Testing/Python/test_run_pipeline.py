@@ -17,7 +17,12 @@ from sacral_tumor_ai.errors import AnatomyNotFoundError, ModalityError
 from sacral_tumor_ai.evaluation.segmentation_metrics import dice
 from sacral_tumor_ai.io import read_image, read_seg_nrrd, write_image
 from sacral_tumor_ai.labels import HIP_LEFT, HIP_RIGHT
-from sacral_tumor_ai.models.package import ModelPackageError, load_package
+from sacral_tumor_ai.ctseg.inference import decide_labels, predict_probabilities
+from sacral_tumor_ai.ctseg.postprocess import piece_maxima, tumour_pieces
+from sacral_tumor_ai.ctseg.preprocess import prepare_ct
+from sacral_tumor_ai.ctseg.spec import CTModelSpec
+from sacral_tumor_ai.models.networks import load_network
+from sacral_tumor_ai.models.package import ModelPackageError, install_package, load_package
 from sacral_tumor_ai.run import run_case
 from sacral_tumor_ai.training.seg_train import SegTrainingConfig, train_segmentation
 from toy_ct import TINY_CLASSIFIER, TINY_TRAINING, add_toy_clinical, toy_case, write_toy_datalist
@@ -170,3 +175,35 @@ def test_metal_in_the_scan_is_reported(toy_model: Path, tmp_path: Path) -> None:
     ball_ml = 4 / 3 * np.pi * 16.0**3 / 1000  # 17.2 mL; the model grid's 2 mm voxels blur its rim
     reported_ml = float(warning.split("(")[1].split(" mL")[0])
     assert abs(reported_ml - ball_ml) < 0.25 * ball_ml
+
+
+def _tumour_peaks(model: Path, ct: Path) -> np.ndarray:
+    """The highest tumour probability of each tumour piece the model decides on the model grid."""
+    package = load_package(model)
+    spec = CTModelSpec.from_metadata(package.metadata)
+    prepared = prepare_ct(read_image(ct), spec)
+    probabilities = predict_probabilities(load_network(package, "cpu"), prepared.channels, spec)
+    pieces, count = tumour_pieces(decide_labels(probabilities, spec))
+    return piece_maxima(pieces, count, probabilities[spec.tumour_channel()])[1:]
+
+
+def test_tumour_the_model_is_unsure_of_is_left_out_and_the_user_told(toy_model: Path, toy_ct: Path, tmp_path: Path) -> None:
+    """With a calibrated level in the package, pieces whose probability never reaches it go: under every
+    piece's peak nothing changes; above the surest one no tumour is left, and the warnings say why."""
+    peaks = _tumour_peaks(toy_model, toy_ct)
+    assert len(peaks) and peaks.max() < 1.0
+
+    def with_level(level: float) -> Path:
+        inference = {**load_package(toy_model).metadata["inference"], "tumour_min_probability": level}
+        return install_package(toy_model, tmp_path / f"level-{level:.6f}", {}, updates={"inference": inference}).folder
+
+    plain = run_case(toy_ct, tmp_path / "plain", model=toy_model)
+    assert plain["volumes_ml"]["tumor"] > 0
+    low = run_case(toy_ct, tmp_path / "low", model=with_level(float(peaks.min()) * 0.99))
+    assert low["volumes_ml"] == plain["volumes_ml"] and low["warnings"] == plain["warnings"]
+    high = run_case(toy_ct, tmp_path / "high", model=with_level((float(peaks.max()) + 1.0) / 2))
+    assert high["volumes_ml"]["tumor"] == 0
+    [warning] = [w for w in high["warnings"] if w.startswith("left out what the model called tumour with too little confidence")]
+    assert f"reached {peaks.max():.2f} at most" in warning
+    assert any(w.startswith("no tumour found by the model") for w in high["warnings"])
+    assert high["volumes_ml"]["sacrum"] == plain["volumes_ml"]["sacrum"]  # bones untouched

@@ -94,3 +94,14 @@ def predict_labels(
 ) -> np.ndarray:
     """Label values (uint8, z-y-x) on the model grid for a prepared (C, z, y, x) input."""
     return decide_labels(predict_probabilities(network, channels, spec, device, progress, mirror), spec)
+
+
+def predict_labels_and_tumour(
+    network, channels: np.ndarray, spec: CTModelSpec, device: str = "cpu", progress: Progress | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`predict_labels`, and the tumour's probability (float32, z-y-x) where the model's metadata sets a
+    level for it (None otherwise: the other channels are let go as soon as the labels are decided)."""
+    probabilities = predict_probabilities(network, channels, spec, device, progress)
+    channel = spec.tumour_channel()
+    tumour = probabilities[channel].copy() if spec.tumour_min_probability and channel is not None else None
+    return decide_labels(probabilities, spec), tumour

@@ -8,8 +8,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from sacral_tumor_ai.ctseg.bone_edges import HALO_SLICES, refine_bone_edges
-from sacral_tumor_ai.ctseg.inference import predict_labels
-from sacral_tumor_ai.ctseg.postprocess import TUMOUR_MAX_GAP_MM, drop_tumour_far_from_pelvis
+from sacral_tumor_ai.ctseg.inference import predict_labels_and_tumour
+from sacral_tumor_ai.ctseg.postprocess import TUMOUR_MAX_GAP_MM, drop_tumour_far_from_pelvis, drop_unsure_tumour, tumour_pieces
 from sacral_tumor_ai.ctseg.preprocess import METAL_HU, prepare_ct
 from sacral_tumor_ai.ctseg.providers import get_provider
 from sacral_tumor_ai.ctseg.resample_back import SlabRefinement
@@ -67,24 +67,42 @@ def segment_ct(
     mark = time.perf_counter()
     progress.step(0.1, "loading the model")
     network = load_network(package, device)
-    raw = predict_labels(network, prepared.channels, spec, device, progress)
+    raw, tumour_probability = predict_labels_and_tumour(network, prepared.channels, spec, device, progress)
     grid, body, metal_ml = prepared.grid, prepared.body, prepared.metal_ml
     del network, prepared  # the network's input goes before the labelmap is made
     timings["network"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
     progress.step(0.85, "post-processing")
-    raw, dropped_ml = drop_tumour_far_from_pelvis(raw, bone_values(spec), tuple(reversed(grid.GetSpacing())))
+    spacing_zyx = tuple(reversed(grid.GetSpacing()))
+    unsure = []
+    if tumour_probability is not None:
+        voxel_ml = float(np.prod(spacing_zyx)) / 1000.0
+        raw, unsure = drop_unsure_tumour(raw, tumour_probability, spec.tumour_min_probability, voxel_ml)
+        unsure = _larger_than_kept(unsure, raw, voxel_ml)
+        del tumour_probability
+    raw, dropped_ml = drop_tumour_far_from_pelvis(raw, bone_values(spec), spacing_zyx)
     refine = _bone_edge_refinement(scan, spec, timings) if provider.segment is None else None  # the model's own bones only
     labelmap = labels_onto_input(raw, grid, scan, body, spec.label_values(), provider, progress, refine, bones_through_tumour=True)
     scan.release()  # the refinement's last slab
     timings["postprocess"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
 
-    notes = ([_dropped_tumour_note(dropped_ml)] if dropped_ml else []) + ([_metal_note(metal_ml)] if metal_ml >= MIN_METAL_ML else [])
+    notes = [_unsure_tumour_note(unsure, spec.tumour_min_probability)] if unsure else []
+    notes += ([_dropped_tumour_note(dropped_ml)] if dropped_ml else []) + ([_metal_note(metal_ml)] if metal_ml >= MIN_METAL_ML else [])
     result = measured_segmentation(labelmap, provider.name, package, timings, source, "a CT", notes)
     progress.step(1.0, "done")
     return result
+
+
+def _larger_than_kept(dropped: list[tuple[float, float]], labels: np.ndarray, voxel_ml: float) -> list[tuple[float, float]]:
+    """The dropped (mL, probability) pieces larger than every tumour piece kept: the ones that changed the
+    result (the largest-piece rule would have removed the others anyway, and a warning for them is noise)."""
+    if not dropped:
+        return []
+    pieces, _ = tumour_pieces(labels)
+    kept_ml = float(np.bincount(pieces.ravel())[1:].max(initial=0)) * voxel_ml
+    return [piece for piece in dropped if piece[0] > kept_ml]
 
 
 def _metal_note(metal_ml: float) -> str:
@@ -95,12 +113,27 @@ def _metal_note(metal_ml: float) -> str:
     )
 
 
+def _unsure_tumour_note(pieces: list[tuple[float, float]], level: float) -> str:
+    """One warning for the tumour pieces dropped as unsure: how much, and how close the surest came."""
+    count = _amount([ml for ml, _ in pieces])
+    surest = max(probability for _, probability in pieces)
+    return (
+        f"left out what the model called tumour with too little confidence ({count}; its tumour probability "
+        f"reached {surest:.2f} at most, under this model's calibrated {level:.2f}): check the scan if a tumour is expected there"
+    )
+
+
 def _dropped_tumour_note(volumes_ml: list[float]) -> str:
     """One warning for all the tumour pieces dropped far from the pelvis (most are specks)."""
-    total = sum(volumes_ml)
-    amount = f"{total:.1f} mL" if total >= 0.05 else "under 0.1 mL"  # specks would read "0.0 mL"
-    pieces = f"{len(volumes_ml)} pieces, {amount} in all" if len(volumes_ml) > 1 else amount
+    pieces = _amount(volumes_ml)
     return (
         f"ignored what the model called tumour more than {TUMOUR_MAX_GAP_MM:.0f} mm from the hip bones and sacrum "
         f"({pieces}): this model is for tumours of the sacrum and pelvis"
     )
+
+
+def _amount(volumes_ml: list[float]) -> str:
+    """How much tumour some pieces hold, for a warning: "2.4 mL" or "3 pieces, 2.4 mL in all"."""
+    total = sum(volumes_ml)
+    amount = f"{total:.1f} mL" if total >= 0.05 else "under 0.1 mL"  # specks would read "0.0 mL"
+    return f"{len(volumes_ml)} pieces, {amount} in all" if len(volumes_ml) > 1 else amount

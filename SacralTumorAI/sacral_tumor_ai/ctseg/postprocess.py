@@ -10,6 +10,11 @@ Before that, on CT, tumour pieces far from every hip bone and the sacrum are dro
 is for grow from those bones, and a real CT shows organs the generated training data never did (on the
 lesion-free real CT the bundled model called 4.3 mL in the abdomen tumour, 113 mm from the nearest bone, and
 the largest-piece rule kept it).
+
+And first, where the model's metadata sets a calibrated level, tumour pieces whose tumour probability never
+reaches it are dropped: on the real CT the bundled network's false pieces (the bladder, specks) peak at
+0.68-0.86 while every true tumour it drew peaks at 1.000 (``calibrate-confidence`` chooses the level on
+validation cases; docs/ct-segmentation.md).
 """
 
 from __future__ import annotations
@@ -80,3 +85,36 @@ def drop_tumour_far_from_pelvis(
     result = labels.copy()
     result[box][far[pieces]] = 0
     return result, sorted((float(sizes[i]) * voxel_ml for i in np.nonzero(far)[0]), reverse=True)
+
+
+def tumour_pieces(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """The tumour's 26-connected pieces (``ndimage.label``'s numbering, 0 outside) and their count."""
+    return ndimage.label(labels == TUMOR.value, structure=CONNECTIVITY)
+
+
+def piece_maxima(pieces: np.ndarray, count: int, probability: np.ndarray) -> np.ndarray:
+    """The highest ``probability`` within each piece (index 0 unused, 0.0)."""
+    maxima = np.zeros(count + 1, np.float32)
+    if count:
+        maxima[1:] = ndimage.maximum(probability, pieces, index=np.arange(1, count + 1))
+    return maxima
+
+
+def drop_unsure_tumour(
+    labels: np.ndarray, tumour_probability: np.ndarray, level: float, voxel_ml: float,
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """``labels`` (z-y-x) without the tumour pieces whose ``tumour_probability`` stays below ``level`` in every
+    voxel, and (volume in mL, highest probability) of each piece dropped, largest first. Level 0 drops none."""
+    if level <= 0.0:
+        return labels, []
+    pieces, count = tumour_pieces(labels)
+    maxima = piece_maxima(pieces, count, tumour_probability)
+    unsure = maxima < level
+    unsure[0] = False
+    if not unsure.any():
+        return labels, []
+    sizes = np.bincount(pieces.ravel(), minlength=count + 1)
+    result = labels.copy()
+    result[unsure[pieces]] = 0
+    dropped = [(float(sizes[i]) * voxel_ml, float(maxima[i])) for i in np.nonzero(unsure)[0]]
+    return result, sorted(dropped, reverse=True)

@@ -24,6 +24,7 @@ class CTModelSpec:
     mirror: bool = False  # test-time left-right mirroring
     offsets: tuple[tuple[str, float], ...] = ()  # (label, offset added to its log-probability), calibrated
     bone_edges: BoneEdges | None = None  # bone surfaces refined at the input's resolution, calibrated
+    tumour_min_probability: float = 0.0  # a tumour piece whose probability never reaches this is dropped, calibrated
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any]) -> CTModelSpec:
@@ -40,6 +41,11 @@ class CTModelSpec:
         unpaired = [name for name in names if mirror_label(label_by_name(name)).name not in names]
         if mirror and unpaired:
             raise ModelPackageError(f"test-time mirroring needs both sides of {', '.join(unpaired)} among the outputs")
+        level = float(inference.get("tumour_min_probability", 0.0))
+        if not 0.0 <= level < 1.0:
+            raise ModelPackageError(f"tumour_min_probability must be in [0, 1), not {level}")
+        if level and TUMOR.name not in names:
+            raise ModelPackageError("tumour_min_probability is set but the model outputs no tumour")
         return cls(
             spacing=tuple(float(v) for v in model_input["spacing_mm"]),
             windows=tuple((float(low), float(high)) for low, high in model_input["windows_hu"]),
@@ -51,6 +57,7 @@ class CTModelSpec:
             mirror=mirror,
             offsets=tuple((name, float(offsets[name])) for name in names if name in offsets),
             bone_edges=BoneEdges.from_metadata(inference.get("bone_edges")),
+            tumour_min_probability=level,
         )
 
     def to_metadata(self) -> dict[str, Any]:
@@ -70,6 +77,7 @@ class CTModelSpec:
                 "mirror_left_right": self.mirror,
                 "decision_offsets": dict(self.offsets),
                 "bone_edges": self.bone_edges.to_metadata() if self.bone_edges else None,
+                "tumour_min_probability": self.tumour_min_probability,
             },
         }
 
@@ -81,6 +89,10 @@ class CTModelSpec:
         """Offset added to each output channel's log-probability before the arg-max (background 0 first)."""
         offsets = dict(self.offsets)
         return [0.0] + [offsets.get(name, 0.0) for name in self.output_labels]
+
+    def tumour_channel(self) -> int | None:
+        """The output channel of the tumour's probability (None for a bones-only model)."""
+        return 1 + self.output_labels.index(TUMOR.name) if TUMOR.name in self.output_labels else None
 
     def mirrored_channels(self) -> list[int]:
         """For each output channel, the channel that holds its prediction on a left-right mirrored input."""

@@ -27,7 +27,7 @@ from sacral_tumor_ai.io import read_image
 from sacral_tumor_ai.labels import LABELS
 from sacral_tumor_ai.models.package import ModelPackage, install_package, load_package
 from sacral_tumor_ai.progress import Progress
-from sacral_tumor_ai.training.datalist import load_datalist
+from sacral_tumor_ai.training.datalist import load_datalists
 from sacral_tumor_ai.training.seg_data import is_partly_labelled
 
 # The peel threshold stops at 300 HU, about the half-maximum edge of real cortical bone at 1 mm: in the real
@@ -121,7 +121,7 @@ def calibrate_bone_edges(
     package = without_refinement(source)
     spec = CTModelSpec.from_metadata(package.metadata)
     values = bone_values(spec)
-    items = [item for datalist in datalists for item in load_datalist(datalist, split)[:limit]]
+    items = load_datalists(datalists, split, limit)
     scores, skipped = [], []
     for number, item in enumerate(items):
         progress.step(0.95 * number / len(items), f"segmenting validation case {number + 1} of {len(items)}")

@@ -27,7 +27,7 @@ from sacral_tumor_ai.labels import label_by_name
 from sacral_tumor_ai.models.networks import load_network
 from sacral_tumor_ai.models.package import install_package, load_package
 from sacral_tumor_ai.progress import Progress
-from sacral_tumor_ai.training.datalist import load_datalist
+from sacral_tumor_ai.training.datalist import load_datalists
 from sacral_tumor_ai.training.seg_data import is_partly_labelled
 
 OFFSET_GRID = tuple(np.round(np.arange(-3.0, 1.01, 0.25), 2))
@@ -41,6 +41,7 @@ class CalibrationCase:
     log_probabilities: np.ndarray  # float16, C x z-y-x
     reference: np.ndarray  # uint8 label values, z-y-x
     structures: tuple[str, ...]  # the structures its reference holds
+    spacing_zyx: tuple[float, float, float] = (1.0, 1.0, 1.0)  # mm, the model grid's
 
 
 def collect_case(item: dict[str, Any], network, spec: CTModelSpec, device: str = "cpu") -> CalibrationCase:
@@ -54,12 +55,18 @@ def collect_case(item: dict[str, Any], network, spec: CTModelSpec, device: str =
         log_probabilities=log_probabilities(probabilities).astype(np.float16),
         reference=labels_to_grid(read_image(item["label"]), prepared.grid),
         structures=tuple(structures),
+        spacing_zyx=tuple(reversed(prepared.grid.GetSpacing())),
     )
+
+
+def decided_labels(case: CalibrationCase, offsets: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The case's label ``values`` when ``offsets`` (one per channel) are added before the arg-max."""
+    return values[np.argmax(case.log_probabilities.astype(np.float32) + offsets[:, None, None, None], axis=0)]
 
 
 def case_dice(case: CalibrationCase, offsets: np.ndarray, values: np.ndarray) -> dict[str, float]:
     """Dice of each of the case's structures when ``offsets`` (one per channel) are added before the arg-max."""
-    decided = values[np.argmax(case.log_probabilities.astype(np.float32) + offsets[:, None, None, None], axis=0)]
+    decided = decided_labels(case, offsets, values)
     return {name: dice(decided == label_by_name(name).value, case.reference == label_by_name(name).value) for name in case.structures}
 
 
@@ -170,7 +177,7 @@ def calibrate_segmentation_model(
         raise SacralTumorAIError(f"{model}: no output labels {', '.join(unknown)}; it outputs {', '.join(spec.output_labels)}")
     spec = replace(spec, offsets=(), mirror=spec.mirror if mirror is None else mirror)
     network = load_network(package, device)
-    items = [item for datalist in datalists for item in load_datalist(datalist, split)[:limit]]
+    items = load_datalists(datalists, split, limit)
     cases = []
     for number, item in enumerate(items):
         progress.step(0.6 * number / len(items), f"predicting validation case {number + 1} of {len(items)}")

@@ -46,6 +46,11 @@ def load_datalist(path: str | Path, split: str) -> list[dict[str, Any]]:
     return items
 
 
+def load_datalists(paths: list[str | Path], split: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """The items of ``split`` of each data list in turn, the first ``limit`` of each."""
+    return [item for path in paths for item in load_datalist(path, split)[:limit]]
+
+
 def _files(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]

@@ -21,7 +21,7 @@ from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.labels import label_by_name, label_entries
 from sacral_tumor_ai.training import distributed
 from sacral_tumor_ai.training.checkpoint import close_epoch, epoch_record, resume_run
-from sacral_tumor_ai.training.datalist import load_datalist
+from sacral_tumor_ai.training.datalist import load_datalists
 from sacral_tumor_ai.training.schedule import set_learning_rate, warmup_then_cosine
 from sacral_tumor_ai.training.seg_data import cache_case, training_transforms
 from sacral_tumor_ai.training.seg_loss import deep_supervision_loss
@@ -102,7 +102,7 @@ def _validate(network, cases: list[dict[str, Any]], spec: CTModelSpec, device: s
 def _items(config: SegTrainingConfig, split: str) -> list[dict[str, Any]]:
     datalists = [config.datalist] if isinstance(config.datalist, str) else list(config.datalist)
     limit = config.max_validation_cases if split == "validation" else None
-    return [item for datalist in datalists for item in load_datalist(datalist, split)[:limit]]
+    return load_datalists(datalists, split, limit)
 
 
 def _initial_weights(network, config: SegTrainingConfig) -> None:

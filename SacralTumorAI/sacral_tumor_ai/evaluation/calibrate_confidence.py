@@ -1,0 +1,126 @@
+"""``sacral-tumor-ai calibrate-confidence``: how sure a CT model must be of a tumour piece to keep it, chosen
+on validation cases.
+
+The largest-piece rule keeps one tumour piece per scan, so a scan without a tumour keeps the model's largest
+false piece (on the lesion-free real CT, a piece of the bladder). The network is less sure of such pieces than
+of true tumours: their tumour probability peaks lower. The pipeline drops every piece whose probability never
+reaches the level this command writes into the package's metadata (``inference.tumour_min_probability``).
+
+The level is chosen from the pieces the pipeline would see on validation cases (decided with the package's
+offsets, far pieces dropped): each case's *tumour* (its largest piece touching the labelled tumour), its
+*false* pieces (touching none) and its fragments (touching it, smaller; the largest-piece rule drops them
+anyway). The least sure validation tumour caps the level: losing a tumour costs its case everything, while a
+false piece matters only in a scan without a tumour. Under the cap the level lies halfway between that
+tumour's peak and the surest false piece below it, the widest margin on both sides; with no false piece below
+it there is nothing to drop, and the level is 0. Measure the result on test cases (``evaluate-seg``, and a scan
+without a tumour): the validation cases chose it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sacral_tumor_ai.ctseg.postprocess import drop_tumour_far_from_pelvis, piece_maxima, tumour_pieces
+from sacral_tumor_ai.ctseg.spec import CTModelSpec, bone_values
+from sacral_tumor_ai.errors import SacralTumorAIError
+from sacral_tumor_ai.evaluation.calibrate_seg import CalibrationCase, collect_case, decided_labels
+from sacral_tumor_ai.labels import TUMOR
+from sacral_tumor_ai.models.networks import load_network
+from sacral_tumor_ai.models.package import install_package, load_package
+from sacral_tumor_ai.progress import Progress
+from sacral_tumor_ai.training.datalist import load_datalists
+
+TUMOUR, FALSE, FRAGMENT = "tumour", "false", "fragment"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One tumour piece the pipeline would see: its case, size, peak tumour probability and what it is."""
+
+    case_id: str
+    ml: float
+    probability: float
+    kind: str  # TUMOUR, FALSE or FRAGMENT
+
+
+def case_pieces(case: CalibrationCase, spec: CTModelSpec) -> list[Piece]:
+    """The case's tumour pieces as the pipeline decides them (the package's offsets, far pieces dropped)."""
+    values = np.asarray(spec.label_values(), np.uint8)
+    labels = decided_labels(case, np.asarray(spec.decision_offsets(), np.float32), values)
+    labels, _ = drop_tumour_far_from_pelvis(labels, bone_values(spec), case.spacing_zyx)
+    pieces, count = tumour_pieces(labels)
+    if count == 0:
+        return []
+    probability = np.exp(case.log_probabilities[spec.tumour_channel()].astype(np.float32))
+    maxima = piece_maxima(pieces, count, probability)
+    sizes = np.bincount(pieces.ravel(), minlength=count + 1)
+    touching = np.bincount(pieces[case.reference == TUMOR.value], minlength=count + 1) > 0
+    touching[0] = False
+    tumour = int(np.argmax(np.where(touching, sizes, -1))) if touching.any() else 0
+    voxel_ml = float(np.prod(case.spacing_zyx)) / 1000.0
+    kinds = {tumour: TUMOUR}
+    return [
+        Piece(case.case_id, round(float(sizes[i]) * voxel_ml, 3), round(float(maxima[i]), 4), kinds.get(i, FRAGMENT if touching[i] else FALSE))
+        for i in range(1, count + 1)
+    ]
+
+
+def choose_level(pieces: list[Piece]) -> float:
+    """Halfway between the least sure tumour's peak and the surest false piece below it (0 without one)."""
+    tumours = [piece.probability for piece in pieces if piece.kind == TUMOUR]
+    if not tumours:
+        raise SacralTumorAIError("the model found no tumour on the validation cases: no level can be chosen")
+    cap = min(tumours)
+    below = [piece.probability for piece in pieces if piece.kind == FALSE and piece.probability < cap]
+    return (cap + max(below)) / 2.0 if below else 0.0
+
+
+def summarise(pieces: list[Piece], level: float) -> dict[str, Any]:
+    """What the level does on the validation pieces (for the package's record)."""
+
+    def of(kind: str) -> list[Piece]:
+        return [piece for piece in pieces if piece.kind == kind]
+
+    false = of(FALSE)
+    return {
+        "tumours": len(of(TUMOUR)),
+        "least_sure_tumour": min(piece.probability for piece in of(TUMOUR)),
+        "false_pieces": len(false),
+        "false_pieces_dropped": sum(piece.probability < level for piece in false),
+        "false_ml_dropped": round(sum(piece.ml for piece in false if piece.probability < level), 2),
+        "false_ml_kept": round(sum(piece.ml for piece in false if piece.probability >= level), 2),
+        "surest_false_piece": max((piece.probability for piece in false), default=None),
+    }
+
+
+def calibrate_tumour_confidence(
+    model: str | Path, datalists: list[str | Path], split: str, out: str | Path, limit: int | None = None,
+    version: str | None = None, device: str = "cpu", progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Choose the tumour's piece level on ``split`` of the data lists (``limit`` cases of each) and write the
+    package with it to ``out`` (its offsets, mirroring and bone edges stay as they are)."""
+    progress = progress or Progress()
+    package = load_package(model)
+    spec = CTModelSpec.from_metadata(package.metadata)
+    if spec.tumour_channel() is None:
+        raise SacralTumorAIError(f"{model}: the model outputs no tumour")
+    network = load_network(package, device)
+    items = load_datalists(datalists, split, limit)
+    pieces: list[Piece] = []
+    for number, item in enumerate(items):
+        progress.step(number / len(items), f"predicting validation case {number + 1} of {len(items)}")
+        pieces += case_pieces(collect_case(item, network, spec, device), spec)
+    level = choose_level(pieces)
+    record = {
+        "method": "halfway between the least sure validation tumour's peak probability and the surest false piece below it",
+        "datalists": [str(d) for d in datalists], "split": split, "cases": len(items), **summarise(pieces, level),
+        "pieces": [asdict(piece) for piece in pieces if piece.kind != FRAGMENT],
+    }
+    inference = {**package.metadata.get("inference", {}), "tumour_min_probability": level, "tumour_confidence_calibration": record}
+    calibrated = install_package(model, out, {}, version=version, updates={"inference": inference})
+    progress.step(1.0, "done")
+    return {"package": str(calibrated.folder), "tumour_min_probability": level, **{k: v for k, v in record.items() if k != "pieces"}}
