@@ -76,14 +76,27 @@ def _pieces(tumours: list[float], false: list[float]) -> list[Piece]:
     return [Piece("a", 1.0, p, TUMOUR) for p in tumours] + [Piece("b", 0.1, p, FALSE) for p in false] + [Piece("c", 0.1, 0.3, FRAGMENT)]
 
 
-def test_the_level_lies_halfway_between_the_least_sure_tumour_and_the_surest_false_piece_below_it() -> None:
-    assert choose_level(_pieces([1.0, 0.99, 0.97], [0.68, 0.86, 0.5])) == pytest.approx((0.97 + 0.86) / 2)
-    # A false piece surer than some tumour is not dropped at that tumour's cost: the level stays under it.
-    assert choose_level(_pieces([1.0, 0.9], [0.95, 0.7])) == pytest.approx(0.8)
-    assert choose_level(_pieces([0.9], [0.95])) == 0.0  # nothing below the cap: no rule
-    assert choose_level(_pieces([0.9], [])) == 0.0  # fragments never count
+def _log_odds(probability: float) -> float:
+    return float(np.log(probability / (1 - probability)))
+
+
+def test_the_level_is_at_half_the_log_odds_of_the_least_sure_tumour() -> None:
+    level = choose_level(_pieces([1.0, 0.9969, 0.999], [0.99, 0.86, 0.5]))
+    assert _log_odds(level) == pytest.approx(_log_odds(0.9969) / 2) and level == pytest.approx(0.947, abs=1e-3)
+    assert choose_level(_pieces([0.9969], [])) == level  # false pieces do not move it, fragments never count
+    assert 0.99 < choose_level(_pieces([1.0], [])) < 1.0  # a peak rounded to 1.0 is not infinitely sure
+    assert choose_level(_pieces([0.45], [0.3])) == 0.0  # a tumour won at under even odds (an offset): no rule
     with pytest.raises(SacralTumorAIError, match="found no tumour"):
         choose_level(_pieces([], [0.5]))
+
+
+def test_a_sliver_of_a_missed_tumour_is_not_a_found_tumour() -> None:
+    """The largest piece touching the labelled tumour counts as found only when it holds a tenth of it."""
+    case = _case()
+    reference = case.reference.copy()
+    reference[0:12, 0:24, 8:60][reference[0:12, 0:24, 8:60] == 0] = TUMOR.value  # 768 of 11040 voxels drawn
+    pieces = case_pieces(replace(case, reference=reference), _spec())
+    assert TUMOUR not in {piece.kind for piece in pieces}
 
 
 def _biased_package(folder: Path, channel: int) -> Path:
@@ -98,13 +111,15 @@ def _biased_package(folder: Path, channel: int) -> Path:
 
 
 def test_the_command_writes_a_new_package_with_the_level_and_its_record(tmp_path: Path) -> None:
-    model = _biased_package(tmp_path / "tumour-everywhere", 1)  # one piece, the tumour: nothing to drop
+    model = _biased_package(tmp_path / "tumour-everywhere", 1)  # one piece, the tumour, sure as can be
     datalist = write_toy_datalist(tmp_path / "data", counts=(0, 2, 0))
     result = calibrate_tumour_confidence(model, [datalist], "validation", tmp_path / "out", version="9.9.8")
     package = load_package(tmp_path / "out")
     record = package.metadata["inference"]["tumour_confidence_calibration"]
-    assert package.metadata["inference"]["tumour_min_probability"] == result["tumour_min_probability"] == 0.0
-    assert record["cases"] == 2 and record["tumours"] == 2 and record["false_pieces"] == 0
+    level = package.metadata["inference"]["tumour_min_probability"]
+    assert level == result["tumour_min_probability"] == choose_level([Piece(**piece) for piece in record["pieces"]])
+    assert record["cases"] == 2 and record["tumours"] == 2 and record["missed"] == 0 and record["false_pieces"] == 0
+    assert CTModelSpec.from_metadata(package.metadata).tumour_min_probability == level
     assert package.version == "9.9.8" and sha256_of(package.weights_path) == sha256_of(load_package(model).weights_path)
     assert "tumour_confidence_calibration" not in json.loads((model / "model.json").read_text())["inference"]  # the source stays
 

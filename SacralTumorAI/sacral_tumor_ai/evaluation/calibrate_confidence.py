@@ -7,13 +7,16 @@ of true tumours: their tumour probability peaks lower. The pipeline drops every 
 reaches the level this command writes into the package's metadata (``inference.tumour_min_probability``).
 
 The level is chosen from the pieces the pipeline would see on validation cases (decided with the package's
-offsets, far pieces dropped): each case's *tumour* (its largest piece touching the labelled tumour), its
-*false* pieces (touching none) and its fragments (touching it, smaller; the largest-piece rule drops them
-anyway). The least sure validation tumour caps the level: losing a tumour costs its case everything, while a
-false piece matters only in a scan without a tumour. Under the cap the level lies halfway between that
-tumour's peak and the surest false piece below it, the widest margin on both sides; with no false piece below
-it there is nothing to drop, and the level is 0. Measure the result on test cases (``evaluate-seg``, and a scan
-without a tumour): the validation cases chose it.
+offsets, far pieces dropped): each case's *tumour* (its largest piece touching the labelled tumour, when that
+piece holds at least a tenth of it), its *false* pieces (touching no labelled tumour) and *fragments* (the
+other pieces touching it, and a tumour's only touching piece when it holds less than a tenth: a sliver of a
+missed tumour, which the largest-piece rule would not choose over a false piece anyway). The least sure
+validation tumour sets the level, with a wide margin: a piece must reach half its log-odds. Losing a tumour
+costs its case everything, while a false piece matters only in a scan without a tumour, and the network's
+surest false pieces (a generated structure it calls tumour at 0.99) are as sure as tumours: no level would
+separate those. On v0.11.1's validation cases the least sure tumour peaks at 0.997 (log-odds 5.8), so the
+level is 0.947 (log-odds 2.9): the real CT's false bladder pieces (0.83-0.86) go, those generated ones stay.
+Measure the result on test cases (``evaluate-seg``, and a scan without a tumour): the validation cases chose it.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from sacral_tumor_ai.progress import Progress
 from sacral_tumor_ai.training.datalist import load_datalists
 
 TUMOUR, FALSE, FRAGMENT = "tumour", "false", "fragment"
+MIN_COVER = 0.1  # the share of its labelled tumour a case's largest touching piece must hold to count as found
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,13 @@ def case_pieces(case: CalibrationCase, spec: CTModelSpec) -> list[Piece]:
     probability = np.exp(case.log_probabilities[spec.tumour_channel()].astype(np.float32))
     maxima = piece_maxima(pieces, count, probability)
     sizes = np.bincount(pieces.ravel(), minlength=count + 1)
-    touching = np.bincount(pieces[case.reference == TUMOR.value], minlength=count + 1) > 0
-    touching[0] = False
+    reference = case.reference == TUMOR.value
+    overlap = np.bincount(pieces[reference], minlength=count + 1)
+    overlap[0] = 0
+    touching = overlap > 0
     tumour = int(np.argmax(np.where(touching, sizes, -1))) if touching.any() else 0
+    if overlap[tumour] < MIN_COVER * reference.sum():
+        tumour = 0  # a sliver of a missed tumour
     voxel_ml = float(np.prod(case.spacing_zyx)) / 1000.0
     kinds = {tumour: TUMOUR}
     return [
@@ -70,13 +78,13 @@ def case_pieces(case: CalibrationCase, spec: CTModelSpec) -> list[Piece]:
 
 
 def choose_level(pieces: list[Piece]) -> float:
-    """Halfway between the least sure tumour's peak and the surest false piece below it (0 without one)."""
+    """The probability whose log-odds are half those of the least sure tumour's peak."""
     tumours = [piece.probability for piece in pieces if piece.kind == TUMOUR]
     if not tumours:
         raise SacralTumorAIError("the model found no tumour on the validation cases: no level can be chosen")
-    cap = min(tumours)
-    below = [piece.probability for piece in pieces if piece.kind == FALSE and piece.probability < cap]
-    return (cap + max(below)) / 2.0 if below else 0.0
+    cap = min(min(tumours), 1.0 - 1e-6)  # peaks are rounded: 1.0 would be infinitely sure
+    half_log_odds = np.log(cap / (1.0 - cap)) / 2.0
+    return float(1.0 / (1.0 + np.exp(-half_log_odds))) if cap > 0.5 else 0.0
 
 
 def summarise(pieces: list[Piece], level: float) -> dict[str, Any]:
@@ -116,8 +124,9 @@ def calibrate_tumour_confidence(
         pieces += case_pieces(collect_case(item, network, spec, device), spec)
     level = choose_level(pieces)
     record = {
-        "method": "halfway between the least sure validation tumour's peak probability and the surest false piece below it",
+        "method": "the probability at half the log-odds of the least sure validation tumour's peak (a tumour: the largest piece touching the labelled one, holding at least a tenth of it)",
         "datalists": [str(d) for d in datalists], "split": split, "cases": len(items), **summarise(pieces, level),
+        "missed": len(items) - sum(piece.kind == TUMOUR for piece in pieces),
         "pieces": [asdict(piece) for piece in pieces if piece.kind != FRAGMENT],
     }
     inference = {**package.metadata.get("inference", {}), "tumour_min_probability": level, "tumour_confidence_calibration": record}
