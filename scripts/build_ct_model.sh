@@ -97,4 +97,6 @@ $CLI evaluate-seg --model "$MODEL" --datalist "$BUILD/gen-ct/datalist.json" --sp
 evaluate "$PREVIOUS" -previous
 [ -n "${CT_RECALIBRATE:-}" ] || evaluate SacralTumorAI/sacral_tumor_ai/data/models/ct-seg -bundled
 .venv/bin/python scripts/metal_effect.py --model "$MODEL" --out "$BUILD/metal-effect"
+# The real CT itself, no lesion inserted: what tumour the model still calls there, and the warnings.
+$CLI run "$(.venv/bin/python -c 'from sacral_tumor_ai.demo import demo_ct_path; print(demo_ct_path())')" --model "$MODEL" --out "$BUILD/lesion-free"
 .venv/bin/python scripts/install_ct_model.py "$BUILD"

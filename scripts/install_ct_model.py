@@ -81,6 +81,48 @@ def _confidence(package) -> list[str]:
     ]
 
 
+def _confidence_limitation(package) -> list[str]:
+    """The card's caveat on a tumour confidence level (none without one)."""
+    inference = package.metadata.get("inference", {})
+    level, record = inference.get("tumour_min_probability", 0.0), inference.get("tumour_confidence_calibration")
+    if not level or not record:
+        return []
+    return [
+        f"- A tumour the network is less sure of than {level:.3f} everywhere is dropped (`run` says so, with the piece's size and peak). "
+        f"The level was set from validation tumours found at {record['least_sure_tumour']:.3f} or surer; a real tumour that looks unlike the generated and inserted ones may be less sure, and be dropped."
+    ]
+
+
+def _metal_limitation(build: Path, package) -> list[str]:
+    """The card's caveat on hip prostheses, from ``scripts/metal_effect.py``'s run (none without one)."""
+    path = build / "metal-effect" / "summary.json"
+    if not path.is_file():
+        return []
+    run = json.loads(path.read_text())
+    tumour = {name: summary["tumor"]["dice"]["mean"] for name, summary in run["results"].items()}
+    datalists = package.metadata.get("training", {}).get("config", {}).get("datalist", [])
+    trained = "in its training data (gen-metal)" if any("gen-metal" in str(d) for d in datalists) else "never in its training data"
+    return [
+        f"- Hip prostheses: {trained}. On {len(run['case_indices'])} generated patients with one (`scripts/metal_effect.py`, seed {run['seed']}) "
+        f"tumour Dice {tumour['with prostheses']:.3f} with the metal, {tumour['without']:.3f} without (Hip prostheses, above); `run` warns whenever the scan holds metal."
+    ]
+
+
+def _lesion_free(build: Path) -> list[str]:
+    """What ``run`` gives on the lesion-free real CT (BUILD/lesion-free/result.json), or a line saying it was not run."""
+    path = build / "lesion-free" / "result.json"
+    if not path.is_file():
+        return ["not measured"]
+    result = json.loads(path.read_text())
+    volumes = ", ".join(f"{name} {volume:.1f} mL" for name, volume in result["volumes_ml"].items())
+    return [
+        "`run` on the bundled real CT itself (no lesion inserted; TotalSegmentator's example, with a left hip prosthesis in its lowest slices):",
+        "",
+        f"- Volumes: {volumes}",
+        *[f"- Warning: {warning}" for warning in result["warnings"]],
+    ]
+
+
 def _card_section(card: str, title: str) -> list[str]:
     """The lines of a model card's section ``## title`` (without its heading and trailing blank lines)."""
     lines = card.splitlines()
@@ -258,6 +300,7 @@ def main(build: Path) -> None:
         "The model it was made from (before calibration), on the same test cases": _compared(build, "previous"),
         "The bundled model it replaces, on the same test cases": ["The model it was made from (above)."] if recalibration else _compared(build, "bundled"),
         "Hip prostheses": _metal(build),
+        "A real CT without a tumour": _lesion_free(build),
         "Training log (validation Dice on the model grid)": history,
         "Limitations": [
             "- No real tumours: the tumours, and all but one anatomy, are generated. Performance on patients is unknown.",
@@ -266,6 +309,8 @@ def main(build: Path) -> None:
             "- Hip-bone labels of the real scan do not exist, so bone accuracy is measured on generated cases only.",
             "- v0.1.0, trained on generated anatomy alone, found lesions in the real CT with Dice 0.004 (it called liver and bowel tumour); the real-insertion fine-tuning is what changed that. The pipeline drops tumour drawn far from the pelvis and says so.",
             *_offset_limitation(package),
+            *_confidence_limitation(package),
+            *_metal_limitation(build, package),
             "- Bone offsets are left at 0 on purpose. Offsets fitted to the generated bones once (v0.3) raised generated hip Dice, but in the real CT, whose bones are unlabelled, they erased real bone: the demo case's left hip bone fell from 214 to 94 mL, the lost voxels at bone density (median 236 HU).",
             "- The bone-edge refinement's thresholds were chosen on generated bones; the peel threshold is capped at 300 HU, about the half-maximum edge of real cortex at 1 mm (the example DICOM's spine). Its effect on real CT finer than the model grid is unmeasured (no labelled real bone exists here); the bundled real CT, at 3 mm, is never refined.",
             "- Not for diagnosis or treatment decisions.",

@@ -33,6 +33,10 @@ def test_package_is_small_verified_and_documented() -> None:
 
     assert inference["bone_edges_calibration"]["split"] == "validation" and "## Bone-edge refinement" in card
     assert inference["bone_edges"]["shell_below_hu"] in SHELL_GRID and inference["bone_edges"]["shell_below_hu"] <= 300
+    # And the tumour confidence level: under every validation tumour's peak, with the record to show it.
+    confidence = inference["tumour_confidence_calibration"]
+    assert confidence["split"] == "validation" and "## Tumour confidence" in card
+    assert 0.5 < inference["tumour_min_probability"] < confidence["least_sure_tumour"]
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +64,17 @@ def test_demo_lesion_is_found(demo_run: Path) -> None:
     assert dice(labels == TUMOR.value, truth) > 0.5
 
 
-def test_the_real_ct_without_a_lesion_gets_no_tumour_far_from_the_pelvis(tmp_path: Path) -> None:
-    """On the real CT itself (no lesion inserted) the models have called soft tissue far from the pelvis
-    tumour (v0.4.2: 4.2 mL in the abdomen, 113 mm from any bone); the pipeline drops such pieces and says so
-    in one warning, and what tumour remains is a sliver, each piece of it near a bone."""
+def test_the_real_ct_without_a_lesion_gets_no_tumour(tmp_path: Path) -> None:
+    """On the real CT itself (no lesion inserted) the models have called soft tissue tumour: v0.4.2 4.2 mL in
+    the abdomen, 113 mm from any bone (the far-tumour rule drops such pieces); v0.11.1 1.3 mL of the bladder
+    beside the right hip bone, at a tumour probability of 0.86 at most. v0.11.2's calibrated level (0.947)
+    drops those pieces: no tumour, and the user is told what was left out and why."""
     assert main(["run", str(demo_ct_path()), "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "result.json").read_text())
-    assert result["volumes_ml"][TUMOR.name] < 2.0
+    assert result["volumes_ml"][TUMOR.name] == 0.0
+    [unsure] = [warning for warning in result["warnings"] if "with too little confidence" in warning]
+    assert "reached 0.86 at most" in unsure
+    assert any(warning.startswith("no tumour found by the model") for warning in result["warnings"])
     assert sum(warning.startswith("ignored what the model called tumour") for warning in result["warnings"]) <= 1
     # The scan's lowest slices hold a left hip prosthesis (about 11 mL above 2500 HU): the user is told.
     assert sum(warning.startswith("metal in the scan") for warning in result["warnings"]) == 1

@@ -85,6 +85,9 @@ def test_model_card_states_use_and_checksum(package_folder: Path) -> None:
     card = write_model_card(package, {"Results": table}).read_text()
     assert "tests only" in card and package.metadata["weights"]["sha256"] in card
     assert "| tumor | 0.861 ± 0.052 | 12 |" in card
+    # A distance left undefined by a missed tumour says so: its mean is over the other cases.
+    missed = {"tumor": {"hd95_mm": {"mean": 6.167, "sd": 2.901, "undefined": 1}}}
+    assert metrics_table(missed, ("hd95_mm",))[2] == "| tumor | 6.167 ± 2.901 (1 undefined) |"
     # The card is beside the weights but not part of the checksum: adding it keeps the package loadable.
     assert load_package(package_folder).name == "test-model"
 

@@ -14,7 +14,11 @@ def _format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     if isinstance(value, dict) and {"mean", "sd"} <= set(value):
-        return "undefined" if value["mean"] is None else f"{value['mean']:.3f} ± {value['sd']:.3f}"
+        if value["mean"] is None:
+            return "undefined"
+        # A distance is undefined where a mask is empty (a missed tumour): the mean is over the other cases.
+        undefined = f" ({value['undefined']} undefined)" if value.get("undefined") else ""
+        return f"{value['mean']:.3f} ± {value['sd']:.3f}{undefined}"
     return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
 
 
