@@ -257,7 +257,7 @@ def _trained(build: Path, package: ModelPackage) -> tuple[list[str], list[str]]:
         before = json.loads((origin / METADATA_FILE).read_text())
         made = [
             f"This release is {before['name']} {before['version']}'s package recalibrated by `scripts/build_ct_model.sh` with `CT_RECALIBRATE` "
-            "(its weights and their checksum unchanged; only the tumour confidence level below is new). How those weights were made, from its card:",
+            "(its weights and their checksum unchanged; its decision calibration, bone edges and tumour confidence below chosen again). How those weights were made, from its card:",
             "",
             *_card_section(card, "How it was made"),
         ]
