@@ -74,7 +74,7 @@ def _confidence(package) -> list[str]:
         f"({record['cases']} cases; never the test cases): {record['method']}. A tumour piece whose tumour probability "
         "stays below the level in every voxel is dropped before the largest-piece rule, and `run` says so when that changed the result.",
         "",
-        f"- Level: {level:.3f}" + (" (0: no false piece was less sure than every validation tumour, so none is dropped)" if level == 0 else ""),
+        f"- Level: {level:.3f}" + (" (0: the least sure validation tumour peaked at even odds or below, so none is dropped)" if level == 0 else ""),
         f"- Validation tumours: {record['tumours']}, the least sure peaking at {record['least_sure_tumour']:.3f}",
         f"- Validation false pieces (touching no labelled tumour): {record['false_pieces']}, {record['false_pieces_dropped']} dropped "
         f"({record['false_ml_dropped']:.1f} mL); kept: {kept}" + (f", the surest peaking at {record['surest_false_piece']:.3f}" if record["surest_false_piece"] is not None else ""),
@@ -93,12 +93,10 @@ def _confidence_limitation(package) -> list[str]:
     ]
 
 
-def _metal_limitation(build: Path, package) -> list[str]:
+def _metal_limitation(run: dict | None, package) -> list[str]:
     """The card's caveat on hip prostheses, from ``scripts/metal_effect.py``'s run (none without one)."""
-    path = build / "metal-effect" / "summary.json"
-    if not path.is_file():
+    if run is None:
         return []
-    run = json.loads(path.read_text())
     tumour = {name: summary["tumor"]["dice"]["mean"] for name, summary in run["results"].items()}
     datalists = package.metadata.get("training", {}).get("config", {}).get("datalist", [])
     trained = "in its training data (gen-metal)" if any("gen-metal" in str(d) for d in datalists) else "never in its training data"
@@ -235,13 +233,17 @@ def _initial_model(config: dict) -> str:
     return folder.name
 
 
-def _metal(build: Path) -> list[str]:
-    """Tables of ``scripts/metal_effect.py``'s run in BUILD/metal-effect (the same generated patients with and
-    without hip prostheses), or a line saying it was not run."""
+def _metal_run(build: Path) -> dict | None:
+    """``scripts/metal_effect.py``'s summary in BUILD/metal-effect (the same generated patients with and without
+    hip prostheses), or None where it was not run."""
     path = build / "metal-effect" / "summary.json"
-    if not path.is_file():
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _metal(run: dict | None) -> list[str]:
+    """Tables of ``scripts/metal_effect.py``'s run, or a line saying it was not run."""
+    if run is None:
         return ["not measured"]
-    run = json.loads(path.read_text())
     lines = [f"`scripts/metal_effect.py`: the first {len(run['case_indices'])} cases of seed {run['seed']} that have a hip prosthesis (default scan settings), rendered with it and without it (same patient, scan and noise; with it, the reamed acetabulum is not hip bone in the reference).", ""]
     for name, summary in run["results"].items():
         lines += [f"{name.capitalize()}:", "", *metrics_table(summary, COLUMNS), ""]
@@ -289,6 +291,7 @@ def main(build: Path) -> None:
     package = install_package(source, target, {"test": test})
     made, history = _trained(build, package)
     recalibration = (build / "recalibrated-from" / METADATA_FILE).is_file()
+    metal = _metal_run(build)
     sections = {
         "How it was made": made,
         "Decision calibration": _calibration(package),
@@ -299,7 +302,7 @@ def main(build: Path) -> None:
         "Baseline: classical hip-bone provider on the default-settings test cases (where it finds no pelvis the case is refused and scores 0, tumour included)": _table(evaluations, "eval-classical"),
         "The model it was made from (before calibration), on the same test cases": _compared(build, "previous"),
         "The bundled model it replaces, on the same test cases": ["The model it was made from (above)."] if recalibration else _compared(build, "bundled"),
-        "Hip prostheses": _metal(build),
+        "Hip prostheses": _metal(metal),
         "A real CT without a tumour": _lesion_free(build),
         "Training log (validation Dice on the model grid)": history,
         "Limitations": [
@@ -310,7 +313,7 @@ def main(build: Path) -> None:
             "- v0.1.0, trained on generated anatomy alone, found lesions in the real CT with Dice 0.004 (it called liver and bowel tumour); the real-insertion fine-tuning is what changed that. The pipeline drops tumour drawn far from the pelvis and says so.",
             *_offset_limitation(package),
             *_confidence_limitation(package),
-            *_metal_limitation(build, package),
+            *_metal_limitation(metal, package),
             "- Bone offsets are left at 0 on purpose. Offsets fitted to the generated bones once (v0.3) raised generated hip Dice, but in the real CT, whose bones are unlabelled, they erased real bone: the demo case's left hip bone fell from 214 to 94 mL, the lost voxels at bone density (median 236 HU).",
             "- The bone-edge refinement's thresholds were chosen on generated bones; the peel threshold is capped at 300 HU, about the half-maximum edge of real cortex at 1 mm (the example DICOM's spine). Its effect on real CT finer than the model grid is unmeasured (no labelled real bone exists here); the bundled real CT, at 3 mm, is never refined.",
             "- Not for diagnosis or treatment decisions.",

@@ -81,12 +81,13 @@ def test_tumour_pieces_the_model_is_unsure_of_are_dropped_and_reported() -> None
     probability[5, 7, 11] = 0.99
     probability[2:4, 14:18, 20:24] = 0.8
     probability[6:8, 14:16, 30] = 0.85
-    kept, dropped = drop_unsure_tumour(labels, probability, 0.9, voxel_ml=0.008)
+    kept, dropped, largest_kept_ml = drop_unsure_tumour(labels, probability, 0.9, voxel_ml=0.008)
+    assert largest_kept_ml == 600 * 0.008
     assert (kept[2:8, 2:12, 6:16] == TUMOR.value).all()
     assert (kept[2:4, 14:18, 20:24] == 0).all() and (kept[6:8, 14:16, 30] == 0).all()
     assert (kept[labels != TUMOR.value] == labels[labels != TUMOR.value]).all()
     assert dropped == [(32 * 0.008, np.float32(0.8)), (4 * 0.008, np.float32(0.85))]
     # At a level the surest piece does not reach, nothing is left; level 0 (no calibration) drops nothing.
     assert not (drop_unsure_tumour(labels, probability, 0.995, 0.008)[0] == TUMOR.value).any()
-    same, none = drop_unsure_tumour(labels, probability, 0.0, 0.008)
+    same, none, _ = drop_unsure_tumour(labels, probability, 0.0, 0.008)
     assert same is labels and none == []

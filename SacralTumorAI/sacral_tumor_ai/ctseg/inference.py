@@ -102,6 +102,5 @@ def predict_labels_and_tumour(
     """:func:`predict_labels`, and the tumour's probability (float32, z-y-x) where the model's metadata sets a
     level for it (None otherwise: the other channels are let go as soon as the labels are decided)."""
     probabilities = predict_probabilities(network, channels, spec, device, progress)
-    channel = spec.tumour_channel()
-    tumour = probabilities[channel].copy() if spec.tumour_min_probability and channel is not None else None
+    tumour = probabilities[spec.tumour_channel()].copy() if spec.tumour_min_probability else None  # the spec has one then
     return decide_labels(probabilities, spec), tumour

@@ -9,7 +9,7 @@ import SimpleITK as sitk
 
 from sacral_tumor_ai.ctseg.bone_edges import HALO_SLICES, refine_bone_edges
 from sacral_tumor_ai.ctseg.inference import predict_labels_and_tumour
-from sacral_tumor_ai.ctseg.postprocess import TUMOUR_MAX_GAP_MM, drop_tumour_far_from_pelvis, drop_unsure_tumour, tumour_pieces
+from sacral_tumor_ai.ctseg.postprocess import TUMOUR_MAX_GAP_MM, drop_tumour_far_from_pelvis, drop_unsure_tumour
 from sacral_tumor_ai.ctseg.preprocess import METAL_HU, prepare_ct
 from sacral_tumor_ai.ctseg.providers import get_provider
 from sacral_tumor_ai.ctseg.resample_back import SlabRefinement
@@ -78,8 +78,10 @@ def segment_ct(
     unsure = []
     if tumour_probability is not None:
         voxel_ml = float(np.prod(spacing_zyx)) / 1000.0
-        raw, unsure = drop_unsure_tumour(raw, tumour_probability, spec.tumour_min_probability, voxel_ml)
-        unsure = _larger_than_kept(unsure, raw, voxel_ml)
+        raw, unsure, kept_ml = drop_unsure_tumour(raw, tumour_probability, spec.tumour_min_probability, voxel_ml)
+        # Only the drops that changed the result are reported: the largest-piece rule removes smaller pieces
+        # anyway, and a warning for them is noise.
+        unsure = [piece for piece in unsure if piece[0] > kept_ml]
         del tumour_probability
     raw, dropped_ml = drop_tumour_far_from_pelvis(raw, bone_values(spec), spacing_zyx)
     refine = _bone_edge_refinement(scan, spec, timings) if provider.segment is None else None  # the model's own bones only
@@ -93,16 +95,6 @@ def segment_ct(
     result = measured_segmentation(labelmap, provider.name, package, timings, source, "a CT", notes)
     progress.step(1.0, "done")
     return result
-
-
-def _larger_than_kept(dropped: list[tuple[float, float]], labels: np.ndarray, voxel_ml: float) -> list[tuple[float, float]]:
-    """The dropped (mL, probability) pieces larger than every tumour piece kept: the ones that changed the
-    result (the largest-piece rule would have removed the others anyway, and a warning for them is noise)."""
-    if not dropped:
-        return []
-    pieces, _ = tumour_pieces(labels)
-    kept_ml = float(np.bincount(pieces.ravel())[1:].max(initial=0)) * voxel_ml
-    return [piece for piece in dropped if piece[0] > kept_ml]
 
 
 def _metal_note(metal_ml: float) -> str:

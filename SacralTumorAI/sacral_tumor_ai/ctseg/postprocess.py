@@ -12,8 +12,8 @@ lesion-free real CT the bundled model called 4.3 mL in the abdomen tumour, 113 m
 the largest-piece rule kept it).
 
 And first, where the model's metadata sets a calibrated level, tumour pieces whose tumour probability never
-reaches it are dropped: on the real CT the bundled network's false pieces (the bladder, specks) peak at
-0.68-0.86 while every true tumour it drew peaks at 1.000 (``calibrate-confidence`` chooses the level on
+reaches it are dropped: on the real CT v0.11.1's false pieces (the bladder, specks) peak at 0.68-0.86
+while every true tumour it drew peaks at 1.000 (``calibrate-confidence`` chooses the level on
 validation cases; docs/ct-segmentation.md).
 """
 
@@ -102,19 +102,22 @@ def piece_maxima(pieces: np.ndarray, count: int, probability: np.ndarray) -> np.
 
 def drop_unsure_tumour(
     labels: np.ndarray, tumour_probability: np.ndarray, level: float, voxel_ml: float,
-) -> tuple[np.ndarray, list[tuple[float, float]]]:
+) -> tuple[np.ndarray, list[tuple[float, float]], float]:
     """``labels`` (z-y-x) without the tumour pieces whose ``tumour_probability`` stays below ``level`` in every
-    voxel, and (volume in mL, highest probability) of each piece dropped, largest first. Level 0 drops none."""
+    voxel; (volume in mL, highest probability) of each piece dropped, largest first; and the volume (mL) of the
+    largest piece kept (0 without one), which tells the drops that changed what the largest-piece rule keeps.
+    Level 0 drops none (and measures nothing: the kept volume is then 0)."""
     if level <= 0.0:
-        return labels, []
+        return labels, [], 0.0
     pieces, count = tumour_pieces(labels)
     maxima = piece_maxima(pieces, count, tumour_probability)
     unsure = maxima < level
     unsure[0] = False
-    if not unsure.any():
-        return labels, []
     sizes = np.bincount(pieces.ravel(), minlength=count + 1)
+    largest_kept = float(np.where(unsure, 0, sizes)[1:].max(initial=0)) * voxel_ml
+    if not unsure.any():
+        return labels, [], largest_kept
     result = labels.copy()
     result[unsure[pieces]] = 0
     dropped = [(float(sizes[i]) * voxel_ml, float(maxima[i])) for i in np.nonzero(unsure)[0]]
-    return result, sorted(dropped, reverse=True)
+    return result, sorted(dropped, reverse=True), largest_kept

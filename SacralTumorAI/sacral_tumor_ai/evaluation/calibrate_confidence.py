@@ -70,9 +70,8 @@ def case_pieces(case: CalibrationCase, spec: CTModelSpec) -> list[Piece]:
     if overlap[tumour] < MIN_COVER * reference.sum():
         tumour = 0  # a sliver of a missed tumour
     voxel_ml = float(np.prod(case.spacing_zyx)) / 1000.0
-    kinds = {tumour: TUMOUR}
     return [
-        Piece(case.case_id, round(float(sizes[i]) * voxel_ml, 3), round(float(maxima[i]), 4), kinds.get(i, FRAGMENT if touching[i] else FALSE))
+        Piece(case.case_id, round(float(sizes[i]) * voxel_ml, 3), round(float(maxima[i]), 4), TUMOUR if i == tumour else FRAGMENT if touching[i] else FALSE)
         for i in range(1, count + 1)
     ]
 
@@ -123,10 +122,11 @@ def calibrate_tumour_confidence(
         progress.step(number / len(items), f"predicting validation case {number + 1} of {len(items)}")
         pieces += case_pieces(collect_case(item, network, spec, device), spec)
     level = choose_level(pieces)
+    summary = summarise(pieces, level)
     record = {
         "method": "the probability at half the log-odds of the least sure validation tumour's peak (a tumour: the largest piece touching the labelled one, holding at least a tenth of it)",
-        "datalists": [str(d) for d in datalists], "split": split, "cases": len(items), **summarise(pieces, level),
-        "missed": len(items) - sum(piece.kind == TUMOUR for piece in pieces),
+        "datalists": [str(d) for d in datalists], "split": split, "cases": len(items), **summary,
+        "missed": len(items) - summary["tumours"],
         "pieces": [asdict(piece) for piece in pieces if piece.kind != FRAGMENT],
     }
     inference = {**package.metadata.get("inference", {}), "tumour_min_probability": level, "tumour_confidence_calibration": record}
