@@ -7,6 +7,7 @@ run: measured time / (FLOPs / matmul FLOP/s).
 from __future__ import annotations
 
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -66,11 +67,12 @@ _REPORTING_CHILD = (
 )
 
 
-def run_cli(arguments: list[str], out: Path) -> tuple[float, dict, float]:
-    """``sacral-tumor-ai run ARGUMENTS --out OUT`` in a new process: wall time (imports included), its
-    result, and its own peak resident memory (GiB)."""
+def run_cli(arguments: list[str], out: Path, environment: dict[str, str] | None = None) -> tuple[float, dict, float]:
+    """``sacral-tumor-ai run ARGUMENTS --out OUT`` in a new process (``environment`` added to this one's):
+    wall time (imports included), its result, and its own peak resident memory (GiB)."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _REPORTING_CHILD, "run", *arguments, "--out", str(out)], capture_output=True, text=True)
+    command = [sys.executable, "-c", _REPORTING_CHILD, "run", *arguments, "--out", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(environment or {})})
     seconds = time.perf_counter() - start
     if done.returncode:
         raise SystemExit(f"run {' '.join(arguments)} failed: {done.stderr.strip()}")

@@ -23,6 +23,7 @@ from sacral_tumor_ai.ctseg.preprocess import prepare_ct
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
 from sacral_tumor_ai.models.networks import load_network
 from sacral_tumor_ai.models.package import ModelPackageError, install_package, load_package
+from sacral_tumor_ai.models.precision import inference_dtype
 from sacral_tumor_ai.run import run_case
 from sacral_tumor_ai.training.seg_train import SegTrainingConfig, train_segmentation
 from toy_ct import TINY_CLASSIFIER, TINY_TRAINING, add_toy_clinical, toy_case, write_toy_datalist
@@ -49,6 +50,7 @@ def test_outputs_are_complete_and_consistent(toy_model: Path, toy_ct: Path, tmp_
     saved = json.loads((out / "result.json").read_text())
     assert saved["labels"] == {"tumor": 1, "hip_left": 2, "hip_right": 3, "sacrum": 4}
     assert saved["models"]["segmentation"]["name"] == "sacral-ct-seg"
+    assert saved["segmentation"]["inference"] == {"device": "cpu", "precision": inference_dtype("cpu")}
     labelmap = read_image(out / "segmentation.nii.gz")
     image = read_image(toy_ct)
     assert labelmap.GetSize() == image.GetSize() and labelmap.GetOrigin() == image.GetOrigin()

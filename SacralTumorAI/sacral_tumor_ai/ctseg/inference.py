@@ -1,4 +1,5 @@
-"""Sliding-window inference with Gaussian blending; mixed precision on GPU; cancellable between patches.
+"""Sliding-window inference with Gaussian blending; bfloat16 where the hardware has it (``models.precision``);
+cancellable between patches.
 
 Optional test-time mirroring averages the prediction with that of the left-right mirrored input (hip labels
 swapped back), and per-label decision offsets, calibrated on validation cases (``calibrate-seg``), are added
@@ -7,12 +8,12 @@ to the log-probabilities before the arg-max: both are read from the model's meta
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
 
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
+from sacral_tumor_ai.models.precision import inference_autocast
 from sacral_tumor_ai.progress import Progress
 
 
@@ -57,8 +58,7 @@ def predict_probabilities(
         return torch.softmax(logits[0].float(), dim=0)
 
     inputs = torch.from_numpy(channels)[None].to(device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
-    with torch.inference_mode(), autocast:
+    with torch.inference_mode(), inference_autocast(device):
         probabilities = softmax(inputs)
         if mirror:
             # The model grid is LPS axis-aligned: its x axis (the last) runs right to left.

@@ -18,6 +18,7 @@ from sacral_tumor_ai.io.scan import Scan
 from sacral_tumor_ai.modality import CT, require_modality
 from sacral_tumor_ai.models.networks import load_network
 from sacral_tumor_ai.models.package import ModelPackage
+from sacral_tumor_ai.models.precision import inference_dtype
 from sacral_tumor_ai.progress import Progress
 from sacral_tumor_ai.segmentation import Segmentation, labels_onto_input, measured_segmentation
 
@@ -92,7 +93,8 @@ def segment_ct(
 
     notes = [_unsure_tumour_note(unsure, spec.tumour_min_probability)] if unsure else []
     notes += ([_dropped_tumour_note(dropped_ml)] if dropped_ml else []) + ([_metal_note(metal_ml)] if metal_ml >= MIN_METAL_ML else [])
-    result = measured_segmentation(labelmap, provider.name, package, timings, source, "a CT", notes)
+    details = {"inference": {"device": device, "precision": inference_dtype(device)}}  # bfloat16 labels differ slightly
+    result = measured_segmentation(labelmap, provider.name, package, timings, source, "a CT", notes, details=details)
     progress.step(1.0, "done")
     return result
 
