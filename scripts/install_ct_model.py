@@ -220,7 +220,21 @@ def _tumour_target(evaluations: dict) -> list[str]:
     tumour = evaluations.get("eval-generated", {}).get("summary", {}).get("tumor", {}).get("dice", {}).get("mean")
     if tumour is None or tumour >= TUMOUR_TARGET:
         return []
-    return [f"- The generated tumour target (Dice >= {TUMOUR_TARGET} on held-out generated cases) is not met: {tumour:.3f}; most of the loss is tumours drawn too small or missed (Dice 0)."]
+    return [f"- The generated tumour target (Dice >= {TUMOUR_TARGET} on held-out generated cases) is not met: {tumour:.3f}{_tumour_errors(evaluations)}."]
+
+
+def _tumour_errors(evaluations: dict) -> str:
+    """Which way the held-out generated tumours are wrong, from the evaluation's volumes (evaluations made
+    before evaluate-seg recorded volumes have none: then nothing is said)."""
+    tumour = evaluations["eval-generated"]["summary"]["tumor"]
+    volumes = tumour.get("volumes_ml")
+    if volumes is None:
+        return ""
+    return (
+        f"; {volumes['drawn_larger']} of {tumour['cases']} tumours are drawn larger than labelled, and in all "
+        f"{volumes['false_ml']:.0f} mL outside the labels is drawn against {volumes['missed_ml']:.0f} mL of them left out "
+        f"({volumes['predicted_ml']:.0f} mL drawn, {volumes['reference_ml']:.0f} mL labelled)"
+    )
 
 
 def _initial_model(config: dict) -> str:

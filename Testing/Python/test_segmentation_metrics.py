@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sacral_tumor_ai.evaluation.evaluate_seg import summarise
+from sacral_tumor_ai.evaluation.evaluate_seg import summarise, volumes_ml
 from sacral_tumor_ai.evaluation.segmentation_metrics import dice, hausdorff95, iou
 
 
@@ -62,3 +62,19 @@ def test_summary_mean_sd_and_undefined() -> None:
     assert summary["hd95_mm"] == {"mean": 5.0, "sd": 0.0, "undefined": 1}
     only_undefined = summarise([rows[1]])["tumor"]["hd95_mm"]
     assert only_undefined["mean"] is None and only_undefined["undefined"] == 1  # strict JSON: null, not NaN
+
+
+def test_volumes_say_which_way_a_structure_is_wrong() -> None:
+    reference = np.zeros((10, 10, 10), np.uint8)
+    prediction = np.zeros_like(reference)
+    reference[2:6] = 1  # 400 voxels
+    prediction[3:8] = 1  # 500 voxels: 300 shared, 200 false, 100 missed
+    assert volumes_ml(prediction, reference, 1, 0.002) == {"reference_ml": 0.8, "predicted_ml": 1.0, "false_ml": 0.4, "missed_ml": 0.2}
+    rows = [
+        {"structure": "tumor", "dice": 0.5, "iou": 0.4, "hd95_mm": 1.0, **volumes_ml(prediction, reference, 1, 0.002)},
+        {"structure": "tumor", "dice": 0.5, "iou": 0.4, "hd95_mm": 1.0, **volumes_ml(reference, prediction, 1, 0.002)},
+    ]
+    assert summarise(rows)["tumor"]["volumes_ml"] == {
+        "reference_ml": 1.8, "predicted_ml": 1.8, "false_ml": 0.6, "missed_ml": 0.6, "drawn_larger": 1,
+    }
+    assert "volumes_ml" not in summarise([{k: v for k, v in rows[0].items() if k != "false_ml"}])["tumor"]
