@@ -12,16 +12,19 @@ needs only torch, MONAI, segmentation-models-pytorch, NumPy and SciPy:
 
 CT: the demo CT on a 512 x 512 x 300 grid (as bench_ct_segmentation.py times it). MRI: a generated
 512 x 512 x 40 T2-w study (as bench_mri.py times it), for the All-sequence model on T2-w and the T2-fusion
-model on T2-w plus CET1-w registered to it. ``--device cpu`` tries the script out where no GPU is (both runs
-are then float32 on the CPU). Without a CUDA device it says so and exits.
+model on T2-w plus CET1-w registered to it. ``--device cpu`` tries the script out where no GPU is (the CT's
+first run is then in bfloat16 if the CPU has it natively, see ``models.precision``; the reference is always
+float32). Without a CUDA device it says so and exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +39,7 @@ from sacral_tumor_ai.demo import bundled_model_path  # noqa: E402
 from sacral_tumor_ai.evaluation.segmentation_metrics import dice  # noqa: E402
 from sacral_tumor_ai.models.networks import load_network  # noqa: E402
 from sacral_tumor_ai.models.package import load_package  # noqa: E402
+from sacral_tumor_ai.models.precision import PRECISION_VARIABLE, inference_dtype  # noqa: E402
 from sacral_tumor_ai.mriseg import inference as mri_inference  # noqa: E402
 from sacral_tumor_ai.mriseg.spec import MriModelSpec  # noqa: E402
 
@@ -73,6 +77,20 @@ def timed(function: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:
     return time.perf_counter() - started, result
 
 
+@contextlib.contextmanager
+def float32_inference() -> Iterator[None]:
+    """Inference in float32 within the block (``SACRAL_TUMOR_AI_PRECISION``), restored after it."""
+    previous = os.environ.get(PRECISION_VARIABLE)
+    os.environ[PRECISION_VARIABLE] = "float32"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[PRECISION_VARIABLE]
+        else:
+            os.environ[PRECISION_VARIABLE] = previous
+
+
 def compare(title: str, predict: Callable[[object, str], np.ndarray], package, labels: Callable[[np.ndarray], np.ndarray],
             names_values: list[tuple[str, int]], flops: float, precision: str, device: str) -> None:
     """Time ``predict(network, device)`` (after a warm-up), then on the CPU in float32; print the agreement."""
@@ -85,14 +103,17 @@ def compare(title: str, predict: Callable[[object, str], np.ndarray], package, l
         gpu.reset_peak_memory_stats()
     seconds, on_gpu = timed(lambda: predict(network, device))
     peak = f", peak GPU memory {gpu.max_memory_allocated() / 1e9:.1f} GB" if gpu else ""
-    rate = matmul_flops_per_second(8192, 10, device, precision) if gpu else matmul_flops_per_second()
-    print(f"{title}: {device} {precision if gpu else 'float32'} {seconds:.2f} s ({flops / 1e12:.2f} TFLOP{peak}); "
+    # On a CPU the CT network runs in bfloat16 where that is native (models.precision), the MRI's in float32.
+    used = precision if gpu or (precision == "bfloat16" and inference_dtype("cpu") == "bfloat16") else "float32"
+    rate = matmul_flops_per_second(8192, 10, device, precision) if gpu else matmul_flops_per_second(dtype=used)
+    print(f"{title}: {device} {used} {seconds:.2f} s ({flops / 1e12:.2f} TFLOP{peak}); "
           f"matmul {rate / 1e12:.1f} TFLOP/s, floor {flops / rate * 1000:.1f} ms, time / floor = {seconds / (flops / rate):.0f}")
-    cpu_seconds, on_cpu = timed(lambda: predict(load_network(package, "cpu"), "cpu"))
+    with float32_inference():  # the reference, even on a CPU whose inference would run in bfloat16
+        cpu_seconds, on_cpu = timed(lambda: predict(load_network(package, "cpu"), "cpu"))
     print(f"{title}: CPU float32 ({torch.get_num_threads()} threads) {cpu_seconds:.1f} s; speed-up {cpu_seconds / seconds:.1f}x")
     first, second = labels(on_gpu), labels(on_cpu)
     agreement = {name: round(dice(first == value, second == value), 4) for name, value in names_values}
-    print(f"{title}: {precision if gpu else 'float32'} against float32 CPU: label Dice {agreement}; voxels labelled differently "
+    print(f"{title}: {used} against float32 CPU: label Dice {agreement}; voxels labelled differently "
           f"{(first != second).mean() * 100:.3f} %; largest probability change {np.abs(on_gpu - on_cpu).max():.3f}, mean {np.abs(on_gpu - on_cpu).mean():.5f}")
 
 
