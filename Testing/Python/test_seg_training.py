@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.models.package import load_package
 from sacral_tumor_ai.training.checkpoint import load_checkpoint
 from sacral_tumor_ai.training.schedule import warmup_then_cosine
@@ -159,3 +160,20 @@ def test_class_weighted_crops_centre_small_tumours_by_their_weight() -> None:
     assert (ratios[0], ratios[TUMOR.value], ratios[SACRUM.value]) == (1.0, 2.0, 0.0)
     with pytest.raises(SacralTumorAIError, match="unknown labels"):
         crop_class_ratios(spec, {"tumour": 1.0})
+
+
+@pytest.mark.slow
+def test_trains_in_bfloat16_as_it_does_in_float32(toy_datalist: Path, tmp_path: Path) -> None:
+    # The same toy run in both precisions: bfloat16 forward passes learn too (its speed is in
+    # benchmarks/bench_training.py; on a full fine-tune its effect is unmeasured).
+    finals = {}
+    for precision in ("float32", "bfloat16"):
+        out = tmp_path / precision
+        config = SegTrainingConfig(datalist=str(toy_datalist), out=str(out), epochs=8, precision=precision, **TINY_TRAINING)
+        train_segmentation(config, log=lambda *_: None)
+        log = _log(out / "training_log.csv")
+        assert float(log[-1]["loss"]) < 0.8 * float(log[0]["loss"])
+        finals[precision] = float(log[-1]["mean_dice"])
+    assert finals["bfloat16"] > finals["float32"] - 0.1
+    with pytest.raises(SacralTumorAIError, match="precision 'float16': expected one of float32, bfloat16"):
+        train_segmentation(SegTrainingConfig(datalist=str(toy_datalist), out=str(tmp_path / "x"), precision="float16", **TINY_TRAINING))

@@ -43,10 +43,15 @@ def inference_dtype(device: str) -> str:
     return requested
 
 
-def inference_autocast(device: str) -> contextlib.AbstractContextManager:
-    """The autocast context for inference on ``device`` (a no-op in float32)."""
+def autocast(device: str, dtype: str) -> contextlib.AbstractContextManager:
+    """Autocast to ``dtype`` (``"bfloat16"``; ``"float32"`` is a no-op) for work on ``device``."""
     import torch
 
-    if inference_dtype(device) == "float32":
+    if dtype == "float32":
         return contextlib.nullcontext()
-    return torch.autocast("cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
+    return torch.autocast("cuda" if device.startswith("cuda") else "cpu", dtype=getattr(torch, dtype))
+
+
+def inference_autocast(device: str) -> contextlib.AbstractContextManager:
+    """The autocast context for inference on ``device``, in :func:`inference_dtype`."""
+    return autocast(device, inference_dtype(device))
