@@ -3,8 +3,8 @@ one run on this machine, with the bundled model's architecture and the fine-tuni
 
     .venv/bin/python benchmarks/bench_training.py [--config scripts/ct_finetune_config.json] [--steps N]
 
-A step is what ``train-seg`` does per batch: forward (deep supervision), the Dice + cross-entropy loss,
-backward, gradient clipping and the optimiser step, on random input and labels (speed only: whether a
+A step is ``train-seg``'s own ``training_step`` (forward with deep supervision, the Dice + cross-entropy
+loss, backward, gradient clipping, the optimiser step), on random input and labels (speed only: whether a
 bfloat16 fine-tune reaches the same Dice is not measured here). bfloat16 is only fast where the CPU computes
 it natively (AVX512-BF16 or AMX; ``models.precision``).
 """
@@ -16,15 +16,15 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compute_floor import matmul_flops_per_second  # noqa: E402
 
 from sacral_tumor_ai.models.networks import build_network  # noqa: E402
-from sacral_tumor_ai.models.precision import autocast, native_bfloat16  # noqa: E402
-from sacral_tumor_ai.training.seg_loss import deep_supervision_loss  # noqa: E402
-from sacral_tumor_ai.training.seg_train import SegTrainingConfig  # noqa: E402
+from sacral_tumor_ai.models.precision import native_bfloat16  # noqa: E402
+from sacral_tumor_ai.training.seg_train import SegTrainingConfig, training_step  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,16 +40,11 @@ def step_seconds(config: SegTrainingConfig, precision: str, steps: int) -> float
     images = torch.rand(config.batch_size, len(config.windows), *size)
     labels = torch.randint(0, 5, (config.batch_size, 1, *size)).float()
     partial = torch.zeros(config.batch_size, dtype=torch.bool)
+    settings = replace(config, precision=precision)
     times = []
     for _ in range(steps + 1):
         started = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        with autocast("cpu", precision):
-            outputs = network(images)
-        loss = deep_supervision_loss([output.float() for output in outputs], labels, partial)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(network.parameters(), config.gradient_clip)
-        optimizer.step()
+        training_step(network, optimizer, images, labels, partial, settings)
         times.append(time.perf_counter() - started)
     return statistics.median(times[1:])
 

@@ -12,7 +12,8 @@ import contextlib
 import os
 
 PRECISION_VARIABLE = "SACRAL_TUMOR_AI_PRECISION"
-PRECISIONS = ("auto", "float32", "bfloat16")
+DTYPES = ("float32", "bfloat16")  # what a network can be asked to run in
+PRECISIONS = ("auto", *DTYPES)
 
 
 def requested_precision() -> str:

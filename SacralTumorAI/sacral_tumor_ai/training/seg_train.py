@@ -19,7 +19,7 @@ from sacral_tumor_ai.ctseg.inference import predict_labels
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.labels import label_by_name, label_entries
-from sacral_tumor_ai.models.precision import autocast
+from sacral_tumor_ai.models.precision import DTYPES, autocast
 from sacral_tumor_ai.training import distributed
 from sacral_tumor_ai.training.checkpoint import close_epoch, epoch_record, resume_run
 from sacral_tumor_ai.training.datalist import load_datalists
@@ -83,7 +83,20 @@ class SegTrainingConfig:
         }
 
 
-TRAINING_PRECISIONS = ("float32", "bfloat16")
+def training_step(model, optimizer, images, labels, partial, config: SegTrainingConfig) -> float:
+    """One optimiser step on a batch: forward passes in ``config.precision`` (the loss in float32), the deep
+    supervision loss, backward, gradient clipping; returns the loss."""
+    import torch
+
+    optimizer.zero_grad(set_to_none=True)
+    with autocast(str(images.device), config.precision):
+        outputs = model(images)
+    outputs = [output.float() for output in outputs] if isinstance(outputs, (list, tuple)) else outputs.float()
+    loss = deep_supervision_loss(outputs, labels, partial)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), config.gradient_clip)
+    optimizer.step()
+    return float(loss.item())
 
 
 def dice_per_label(prediction: np.ndarray, target: np.ndarray) -> dict[str, float]:
@@ -158,8 +171,8 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
     from sacral_tumor_ai.models.networks import build_network
     from sacral_tumor_ai.models.package import save_package
 
-    if config.precision not in TRAINING_PRECISIONS:
-        raise SacralTumorAIError(f"precision {config.precision!r}: expected one of {', '.join(TRAINING_PRECISIONS)}")
+    if config.precision not in DTYPES:
+        raise SacralTumorAIError(f"precision {config.precision!r}: expected one of {', '.join(DTYPES)}")
     group = distributed.start(config.device)
     out = Path(config.out)
     spec = config.spec()
@@ -197,15 +210,8 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
         set_learning_rate(optimizer, learning_rate)
         model.train()
         for batch in loader:
-            optimizer.zero_grad(set_to_none=True)
-            with autocast(str(group.device), config.precision):
-                outputs = model(batch["image"].to(group.device))
-            outputs = [output.float() for output in outputs] if isinstance(outputs, (list, tuple)) else outputs.float()
-            loss = deep_supervision_loss(outputs, batch["label"].to(group.device), torch.as_tensor(batch["partial"], device=group.device))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(network.parameters(), config.gradient_clip)
-            optimizer.step()
-            losses.append(float(loss.item()))
+            partial = torch.as_tensor(batch["partial"], device=group.device)
+            losses.append(training_step(model, optimizer, batch["image"].to(group.device), batch["label"].to(group.device), partial, config))
         if not group.is_main:
             distributed.barrier(group)
             continue
