@@ -19,6 +19,10 @@
 # with test-time mirroring when CT_MIRROR=1; no training; 25-50 minutes here on 2026-11-28):
 #   mkdir -p build/bundled && cp SacralTumorAI/sacral_tumor_ai/data/models/ct-seg/* build/bundled/
 #   CT_RECALIBRATE=build/bundled CT_VERSION=0.11.2 scripts/build_ct_model.sh   (v0.11.2 from v0.11.1)
+# Stage 4 alone, from the bundled v0.11.3 (v0.13.1: 20 minutes of training, then calibration and evaluations):
+#   mkdir -p build/init-v0113 && for f in model.json weights.safetensors MODEL_CARD.md; do
+#     git show 7fce90e:SacralTumorAI/sacral_tumor_ai/data/models/ct-seg/$f > build/init-v0113/$f; done
+#   CT_CONTINUE_MODEL=build/init-v0113 CT_MIRROR=1 CT_VERSION=0.13.1 scripts/build_ct_model.sh
 # Stage 3 alone, from the bundled v0.11.1 (stage 2's weights; about 2 hours here, 2026-11-28):
 #   mkdir -p build/init-v0111 && cp SacralTumorAI/sacral_tumor_ai/data/models/ct-seg/* build/init-v0111/
 #   CT_STAGE2_MODEL=build/init-v0111 scripts/build_ct_model.sh
@@ -48,6 +52,14 @@ if [ -n "${CT_RECALIBRATE:-}" ]; then
   rm -rf "$BUILD/recalibrated-from"
   cp -r "$CT_RECALIBRATE" "$BUILD/recalibrated-from"
   TRAINED="$BUILD/recalibrated-from"
+elif [ -n "${CT_CONTINUE_MODEL:-}" ]; then
+  # Stage 4: a package's weights (the bundled v0.11.3's, copied out of the package folder first) fine-tuned
+  # 10 epochs more on the stage-2 data in bfloat16 (2 minutes an epoch on this machine's CPU), then calibrated
+  # and evaluated as below. No prosthesis cases: v0.11.3's weights never saw them either.
+  rm -rf "$BUILD/recalibrated-from"
+  $CLI train-seg --datalist "${DATA[@]}" --out "$BUILD/ct-seg-continue" \
+    --config scripts/ct_continue_config.json --init-model "$CT_CONTINUE_MODEL" --resume
+  TRAINED="$BUILD/ct-seg-continue/model"
 else
   rm -rf "$BUILD/recalibrated-from"  # the card tells a recalibration by it
   # Stage 1: generated cases only. Stage 2: fine-tuning on generated cases plus lesions inserted into the real

@@ -264,6 +264,19 @@ def _metal(run: dict | None) -> list[str]:
     return lines
 
 
+def _training_run(build: Path) -> Path:
+    """The build's last training stage that ran: stage 4 (continued from a package), else stage 3 (the
+    prosthesis cases), else stage 2."""
+    return next(folder for folder in (build / "ct-seg-continue", build / "ct-seg-metal", build / "ct-seg-ft") if (folder / "training_log.csv").is_file())
+
+
+def _schedule(config: dict) -> str:
+    warmup = "warm-up, then cosine decay" if config.get("warmup_epochs") else "cosine decay, no warm-up"
+    precision = ", forward passes in bfloat16" if config.get("precision") == "bfloat16" else ""
+    dice = "" if config.get("dice_weight", 1.0) == 1.0 else f", soft Dice weighted {config['dice_weight']:g} beside cross-entropy"
+    return f"{warmup}{precision}{dice}"
+
+
 def _trained(build: Path, package: ModelPackage) -> tuple[list[str], list[str]]:
     """The card's "How it was made" lines and training log: from the build's training run, or, for a
     recalibration, from the card of the package it started from."""
@@ -278,14 +291,14 @@ def _trained(build: Path, package: ModelPackage) -> tuple[list[str], list[str]]:
             *_card_section(card, "How it was made"),
         ]
         return made, _card_section(card, "Training log (validation Dice on the model grid)")
-    # Stage 3 (the prosthesis cases) where the build has it, else stage 2.
-    run = next(folder for folder in (build / "ct-seg-metal", build / "ct-seg-ft") if (folder / "training_log.csv").is_file())
+    # The last training stage the build ran.
+    run = _training_run(build)
     history = (run / "training_log.csv").read_text().strip().splitlines()
     config = package.metadata["training"]["config"]
     made = [
             "Trained by `scripts/build_ct_model.sh` (the project's own `cohort`, `train-seg`, `calibrate-seg`, `calibrate-edges` and `evaluate-seg` commands) on a 2-core CPU. "
-            "Its weights descend from earlier releases: 8 epochs on generated cases (v0.1.0), then fine-tuning on generated cases plus lesions inserted into the one bundled real CT, the real cases' tumour-only labels trained with the marginal loss so that the unlabelled real bones are never called background (v0.2.0 on generator 1.0 data, v0.3.0 on 1.2, v0.4.0 on 1.3, 15 epochs; v0.4.2, bundled until v0.11.1, is v0.4.0 calibrated; v0.11.1 is v0.4.0 fine-tuned 15 epochs on generator 1.6 data and calibrated). "
-            f"This release fine-tunes {_initial_model(config)}'s weights again, for {config['epochs']} epochs at a peak learning rate of {config['learning_rate']:g} (warm-up, then cosine decay), on: {package.metadata['training']['data']}",
+            "Its weights descend from earlier releases: 8 epochs on generated cases (v0.1.0), then fine-tuning on generated cases plus lesions inserted into the one bundled real CT, the real cases' tumour-only labels trained with the marginal loss so that the unlabelled real bones are never called background (v0.2.0 on generator 1.0 data, v0.3.0 on 1.2, v0.4.0 on 1.3, 15 epochs; v0.4.2, bundled until v0.11.1, is v0.4.0 calibrated; v0.11.1 is v0.4.0 fine-tuned 15 epochs on generator 1.6 data and calibrated; v0.11.3 is v0.11.1 with test-time mirroring, calibrated again). "
+            f"This release fine-tunes {_initial_model(config)}'s weights again, for {config['epochs']} epochs at a peak learning rate of {config['learning_rate']:g} ({_schedule(config)}), on: {package.metadata['training']['data']}",
             "Candidates trained between v0.4.2 and this release, and why they were not shipped, are in docs/ct-segmentation.md (\"What was tried\").",
             "The test sets below were never seen in training or calibration: held-out generated cases, and held-out inserted lesions (different lesions, same real scan).",
             f"Fine-tuning epochs run: {len(history) - 1} of the {config['epochs']} configured; the package holds the best validation epoch ({package.metadata['metrics']['validation_model_grid']['epoch']}). A stopped run continues with the same command (`--resume`).",
@@ -301,7 +314,7 @@ def main(build: Path) -> None:
     calibrated = ("ct-seg-conf", "ct-seg-edges", "ct-seg-cal")
     source = next((build / name for name in calibrated if (build / name / METADATA_FILE).is_file()), None)
     if source is None:
-        source = next(folder for folder in (build / "ct-seg-metal", build / "ct-seg-ft") if (folder / "training_log.csv").is_file()) / "model"
+        source = _training_run(build) / "model"
     package = install_package(source, target, {"test": test})
     made, history = _trained(build, package)
     recalibration = (build / "recalibrated-from" / METADATA_FILE).is_file()

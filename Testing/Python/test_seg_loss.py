@@ -22,6 +22,17 @@ def test_full_labels_match_monai_dice_ce() -> None:
     assert dice_ce_loss(logits, target, torch.zeros(3, dtype=torch.bool)) == pytest.approx(float(expected), rel=1e-5)
 
 
+@pytest.mark.parametrize("dice_weight", [0.0, 0.3])
+def test_dice_weight_matches_monai_lambdas(dice_weight: float) -> None:
+    logits, target = _batch(2)
+    expected = DiceCELoss(to_onehot_y=True, softmax=True, lambda_dice=dice_weight)(logits, target)
+    full = torch.zeros(3, dtype=torch.bool)
+    assert dice_ce_loss(logits, target, full, dice_weight) == pytest.approx(float(expected), rel=1e-5)
+    heads = [logits, torch.randn(3, 5, 4, 4, 4)]
+    expected = DeepSupervisionLoss(DiceCELoss(to_onehot_y=True, softmax=True, lambda_dice=dice_weight))(heads, target.float())
+    assert deep_supervision_loss(heads, target, full, dice_weight) == pytest.approx(float(expected), rel=1e-5)
+
+
 def test_deep_supervision_matches_monai() -> None:
     logits, target = _batch(1)
     heads = [logits, torch.randn(3, 5, 4, 4, 4), torch.randn(3, 5, 2, 2, 2)]

@@ -177,3 +177,9 @@ def test_trains_in_bfloat16_as_it_does_in_float32(toy_datalist: Path, tmp_path: 
     assert finals["bfloat16"] > finals["float32"] - 0.1
     with pytest.raises(SacralTumorAIError, match="precision 'float16': expected one of float32, bfloat16"):
         train_segmentation(SegTrainingConfig(datalist=str(toy_datalist), out=str(tmp_path / "x"), precision="float16", **TINY_TRAINING))
+
+
+def test_refuses_a_negative_dice_weight(toy_datalist: Path, tmp_path: Path) -> None:
+    with pytest.raises(SacralTumorAIError, match="dice_weight -1.0: expected 0 or more"):
+        train_segmentation(SegTrainingConfig(datalist=str(toy_datalist), out=str(tmp_path / "x"), dice_weight=-1.0, **TINY_TRAINING))
+    assert not (tmp_path / "x").exists()

@@ -57,6 +57,9 @@ class SegTrainingConfig:
     # step on a CPU with native bfloat16 (benchmarks/bench_training.py); its effect on a full fine-tune is
     # unmeasured, so the bundled recipes keep float32.
     precision: str = "float32"
+    # Weight of the soft Dice term beside cross-entropy (1 = MONAI's DiceCELoss). Lower it to curb the
+    # volume bias of soft Dice at uncertain boundaries (training.seg_loss).
+    dice_weight: float = 1.0
     seed: int = 0
     max_validation_cases: int | None = None  # validate on the first N cases of each data list only (faster epochs)
     init_model: str | None = None  # start from this model package's weights (same architecture) instead of random
@@ -92,7 +95,7 @@ def training_step(model, optimizer, images, labels, partial, config: SegTraining
     with autocast(str(images.device), config.precision):
         outputs = model(images)
     outputs = [output.float() for output in outputs] if isinstance(outputs, (list, tuple)) else outputs.float()
-    loss = deep_supervision_loss(outputs, labels, partial)
+    loss = deep_supervision_loss(outputs, labels, partial, config.dice_weight)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), config.gradient_clip)
     optimizer.step()
@@ -173,6 +176,8 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
 
     if config.precision not in DTYPES:
         raise SacralTumorAIError(f"precision {config.precision!r}: expected one of {', '.join(DTYPES)}")
+    if config.dice_weight < 0:
+        raise SacralTumorAIError(f"dice_weight {config.dice_weight}: expected 0 or more (0 = cross-entropy only)")
     group = distributed.start(config.device)
     out = Path(config.out)
     spec = config.spec()
