@@ -67,6 +67,14 @@ def _calibrate_confidence(args: argparse.Namespace) -> int:
     return _report_calibration(result)
 
 
+def _calibrate_tumour_edges(args: argparse.Namespace) -> int:
+    from sacral_tumor_ai.evaluation.calibrate_tumour_edges import calibrate_tumour_edges
+
+    progress = _percent_progress()
+    result = calibrate_tumour_edges(args.model, args.datalist, args.split, args.out, args.limit, args.version, args.device, progress)
+    return _report_calibration(result)
+
+
 def _percent_progress():
     from sacral_tumor_ai.progress import Progress
 
@@ -225,3 +233,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     _calibration_arguments(confidence, "data list(s) with labelled tumours")
     confidence.set_defaults(handler=_calibrate_confidence)
+
+    tumour_edges = commands.add_parser(
+        "calibrate-tumour-edges",
+        help="choose whether (and from what density contrast) a CT model peels the rim of tissue drawn around a tumour, on validation cases; writes a new package",
+    )
+    _calibration_arguments(tumour_edges, "data list(s) with labelled tumours")
+    tumour_edges.set_defaults(handler=_calibrate_tumour_edges)

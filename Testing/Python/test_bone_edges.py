@@ -4,7 +4,6 @@ numbers)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from sacral_tumor_ai.evaluation.calibrate_edges import best_pair, calibrate_bone
 from sacral_tumor_ai.geometry import Geometry
 from sacral_tumor_ai.labels import HIP_LEFT, SACRUM, TUMOR
 from sacral_tumor_ai.models.package import ModelPackageError, load_package, sha256_of
-from toy_ct import write_toy_datalist
+from toy_ct import one_case_validation_cohort, write_toy_datalist
 
 MODEL_GRID = (2.0, 2.0, 2.0)
 CORTEX_HU, CANCELLOUS_HU, HALO_HU, MUSCLE_HU = 1000, 250, 200, 40
@@ -173,13 +172,9 @@ def test_calibrate_edges_writes_a_package_that_the_pipeline_refines_with(tmp_pat
     from sacral_tumor_ai.demo import bundled_model_path
     from sacral_tumor_ai.evaluation.calibrate_edges import without_refinement
     from sacral_tumor_ai.phantom.case import ScanSettings
-    from sacral_tumor_ai.phantom.cohort import write_cohort
 
     cohort = tmp_path / "cohort"
-    write_cohort(cohort, 1, seed=5, settings=ScanSettings(in_plane_mm=(1.2, 1.2), slice_mm=(2.5, 2.5)), montage=False, log=lambda _: None)
-    datalist = json.loads((cohort / "datalist.json").read_text())
-    items = [item for split in datalist.values() for item in split]
-    (cohort / "datalist.json").write_text(json.dumps({"training": [], "validation": items, "test": []}))
+    items = one_case_validation_cohort(cohort, ScanSettings(in_plane_mm=(1.2, 1.2), slice_mm=(2.5, 2.5)))
     source = load_package(bundled_model_path("ct-seg"))
     result = calibrate_bone_edges(source.folder, [cohort / "datalist.json"], "validation", tmp_path / "refined", version="9.9.9")
 

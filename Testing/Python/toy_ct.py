@@ -94,3 +94,15 @@ def add_toy_clinical(datalist: Path) -> Path:
             item.update({"class": TOY_CLASSES[index % 3], "age": 30.0 + 15 * (index % 3), "sex": "MF"[index % 2]})
     datalist.write_text(json.dumps(data))
     return datalist
+
+
+def one_case_validation_cohort(folder: Path, settings=None) -> list[dict]:
+    """One generated case (seed 5) whose data list holds it as the only validation case; returns its items."""
+    from sacral_tumor_ai.phantom.case import ScanSettings
+    from sacral_tumor_ai.phantom.cohort import write_cohort
+
+    write_cohort(folder, 1, seed=5, settings=settings or ScanSettings(), montage=False, log=lambda _: None)
+    datalist = json.loads((folder / "datalist.json").read_text())
+    items = [item for split in datalist.values() for item in split]
+    (folder / "datalist.json").write_text(json.dumps({"training": [], "validation": items, "test": []}))
+    return items

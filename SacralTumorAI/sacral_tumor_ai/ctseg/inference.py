@@ -100,7 +100,9 @@ def predict_labels_and_tumour(
     network, channels: np.ndarray, spec: CTModelSpec, device: str = "cpu", progress: Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`predict_labels`, and the tumour's probability (float32, z-y-x) where the model's metadata sets a
-    level for it (None otherwise: the other channels are let go as soon as the labels are decided)."""
+    level or tumour-edge refinement for it (None otherwise: the other channels are let go as soon as the labels
+    are decided)."""
     probabilities = predict_probabilities(network, channels, spec, device, progress)
-    tumour = probabilities[spec.tumour_channel()].copy() if spec.tumour_min_probability else None  # the spec has one then
+    wanted = spec.tumour_min_probability or spec.tumour_edges is not None  # the spec has a tumour then
+    tumour = probabilities[spec.tumour_channel()].copy() if wanted else None
     return decide_labels(probabilities, spec), tumour

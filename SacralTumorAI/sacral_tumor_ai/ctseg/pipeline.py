@@ -14,7 +14,9 @@ from sacral_tumor_ai.ctseg.preprocess import METAL_HU, prepare_ct
 from sacral_tumor_ai.ctseg.providers import get_provider
 from sacral_tumor_ai.ctseg.resample_back import SlabRefinement
 from sacral_tumor_ai.ctseg.spec import CTModelSpec, bone_values
+from sacral_tumor_ai.ctseg.tumour_edges import refine_tumour_edges, soft_tissue_hounsfield
 from sacral_tumor_ai.io.scan import Scan
+from sacral_tumor_ai.labels import TUMOR
 from sacral_tumor_ai.modality import CT, require_modality
 from sacral_tumor_ai.models.networks import load_network
 from sacral_tumor_ai.models.package import ModelPackage
@@ -69,6 +71,10 @@ def segment_ct(
     progress.step(0.1, "loading the model")
     network = load_network(package, device)
     raw, tumour_probability = predict_labels_and_tumour(network, prepared.channels, spec, device, progress)
+    if spec.tumour_edges is not None:
+        hounsfield = soft_tissue_hounsfield(prepared.channels, spec.windows)
+        refine_tumour_edges(raw, tumour_probability, hounsfield, TUMOR.value, spec.tumour_edges)
+        del hounsfield
     grid, body, metal_ml = prepared.grid, prepared.body, prepared.metal_ml
     del network, prepared  # the network's input goes before the labelmap is made
     timings["network"] = time.perf_counter() - mark

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sacral_tumor_ai.ctseg.bone_edges import BoneEdges
+from sacral_tumor_ai.ctseg.tumour_edges import TumourEdges
 from sacral_tumor_ai.labels import TUMOR, label_by_name, mirror_label
 from sacral_tumor_ai.models.package import ModelPackageError
 
@@ -25,6 +26,7 @@ class CTModelSpec:
     offsets: tuple[tuple[str, float], ...] = ()  # (label, offset added to its log-probability), calibrated
     bone_edges: BoneEdges | None = None  # bone surfaces refined at the input's resolution, calibrated
     tumour_min_probability: float = 0.0  # a tumour piece whose probability never reaches this is dropped, calibrated
+    tumour_edges: TumourEdges | None = None  # the rim of tissue drawn around a tumour peeled by density, calibrated
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any]) -> CTModelSpec:
@@ -44,8 +46,8 @@ class CTModelSpec:
         level = float(inference.get("tumour_min_probability", 0.0))
         if not 0.0 <= level < 1.0:
             raise ModelPackageError(f"tumour_min_probability must be in [0, 1), not {level}")
-        if level and TUMOR.name not in names:
-            raise ModelPackageError("tumour_min_probability is set but the model outputs no tumour")
+        if (level or inference.get("tumour_edges")) and TUMOR.name not in names:
+            raise ModelPackageError("tumour_min_probability or tumour_edges is set but the model outputs no tumour")
         return cls(
             spacing=tuple(float(v) for v in model_input["spacing_mm"]),
             windows=tuple((float(low), float(high)) for low, high in model_input["windows_hu"]),
@@ -58,6 +60,7 @@ class CTModelSpec:
             offsets=tuple((name, float(offsets[name])) for name in names if name in offsets),
             bone_edges=BoneEdges.from_metadata(inference.get("bone_edges")),
             tumour_min_probability=level,
+            tumour_edges=TumourEdges.from_metadata(inference.get("tumour_edges")),
         )
 
     def to_metadata(self) -> dict[str, Any]:
@@ -78,6 +81,7 @@ class CTModelSpec:
                 "decision_offsets": dict(self.offsets),
                 "bone_edges": self.bone_edges.to_metadata() if self.bone_edges else None,
                 "tumour_min_probability": self.tumour_min_probability,
+                "tumour_edges": self.tumour_edges.to_metadata() if self.tumour_edges else None,
             },
         }
 

@@ -20,6 +20,7 @@ import numpy as np
 from sacral_tumor_ai.ctseg.inference import log_probabilities, predict_probabilities
 from sacral_tumor_ai.ctseg.preprocess import labels_to_grid, prepare_ct
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
+from sacral_tumor_ai.ctseg.tumour_edges import soft_tissue_hounsfield
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.evaluation.segmentation_metrics import dice
 from sacral_tumor_ai.io import read_image
@@ -42,12 +43,14 @@ class CalibrationCase:
     reference: np.ndarray  # uint8 label values, z-y-x
     structures: tuple[str, ...]  # the structures its reference holds
     spacing_zyx: tuple[float, float, float] = (1.0, 1.0, 1.0)  # mm, the model grid's
+    hounsfield: np.ndarray | None = None  # float16 soft-tissue HU on the model grid, when collected
 
 
-def collect_case(item: dict[str, Any], network, spec: CTModelSpec, device: str = "cpu") -> CalibrationCase:
+def collect_case(item: dict[str, Any], network, spec: CTModelSpec, device: str = "cpu", with_hounsfield: bool = False) -> CalibrationCase:
     """The model's prediction for one data-list item (mirrored as ``spec`` says), and its reference on the
-    model grid."""
+    model grid; ``with_hounsfield`` keeps the soft-tissue HU too (``ctseg.tumour_edges``)."""
     prepared = prepare_ct(read_image(item["image"]), spec)
+    hounsfield = soft_tissue_hounsfield(prepared.channels, spec.windows).astype(np.float16) if with_hounsfield else None
     probabilities = predict_probabilities(network, prepared.channels, spec, device)
     structures = ("tumor",) if is_partly_labelled(item, spec.output_labels) else spec.output_labels
     return CalibrationCase(
@@ -56,6 +59,7 @@ def collect_case(item: dict[str, Any], network, spec: CTModelSpec, device: str =
         reference=labels_to_grid(read_image(item["label"]), prepared.grid),
         structures=tuple(structures),
         spacing_zyx=tuple(reversed(prepared.grid.GetSpacing())),
+        hounsfield=hounsfield,
     )
 
 
