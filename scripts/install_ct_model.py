@@ -1,6 +1,7 @@
 """Finish a CT segmentation build: record the measured test metrics in the package, write its model card,
 and install it as the bundled model (SacralTumorAI/sacral_tumor_ai/data/models/ct-seg). The package is the
-calibrated one where it exists (BUILD/ct-seg-conf from ``calibrate-confidence``, else BUILD/ct-seg-edges from
+calibrated one where it exists (BUILD/ct-seg-tumour-edges from ``calibrate-tumour-edges``, else BUILD/ct-seg-conf
+from ``calibrate-confidence``, else BUILD/ct-seg-edges from
 ``calibrate-edges``, else BUILD/ct-seg-cal from ``calibrate-seg``), else the trained one. A recalibration
 (``CT_RECALIBRATE`` in ``build_ct_model.sh``) has no training run: BUILD/recalibrated-from holds the package
 it started from, whose card gives how its weights were made and their training log.
@@ -78,6 +79,27 @@ def _confidence(package) -> list[str]:
         f"- Validation tumours: {record['tumours']}, the least sure peaking at {record['least_sure_tumour']:.3f}",
         f"- Validation false pieces (touching no labelled tumour): {record['false_pieces']}, {record['false_pieces_dropped']} dropped "
         f"({record['false_ml_dropped']:.1f} mL); kept: {kept}" + (f", the surest peaking at {record['surest_false_piece']:.3f}" if record["surest_false_piece"] is not None else ""),
+    ]
+
+
+def _tumour_edges(package) -> list[str]:
+    """The card's lines on the tumour-edge refinement, from the package's metadata."""
+    inference = package.metadata.get("inference", {})
+    record, edges = inference.get("tumour_edges_calibration"), inference.get("tumour_edges")
+    if not record:
+        return ["None: the tumour's edge as the network draws it."]
+    setting = (
+        f"on: where the tumour's sure core (probability {edges['sure_probability']:g} or more) and the soft tissue around it differ by at least "
+        f"{edges['min_contrast_hu']:g} HU, unsure tumour voxels nearer the surroundings' density become background"
+        if edges else "off (no contrast beat the unrefined tumour)"
+    )
+    by_contrast = ", ".join(f"{contrast if contrast == 'off' else f'{contrast:g} HU'} {value:.3f}" for contrast, value in record["mean_tumour_dice_by_contrast_hu"])
+    return [
+        f"Chosen on the validation split of {', '.join(Path(d).parent.name for d in record['datalists'])} "
+        f"({record['cases']} cases with a labelled tumour; never the test cases): {record['method']}.",
+        "",
+        f"- Setting: {setting}",
+        f"- Mean validation tumour Dice on the model grid by setting: {by_contrast}",
     ]
 
 
@@ -311,7 +333,7 @@ def main(build: Path) -> None:
     evaluations = {name: json.loads((build / name / "metrics.json").read_text()) for name in names if (build / name / "metrics.json").exists()}
     target = bundled_model_path("ct-seg")
     test = {name: {"summary": e["summary"], "cases": e["cases"], "seconds_per_case": e["seconds_per_case"], "provider": e["provider"]} for name, e in evaluations.items()}
-    calibrated = ("ct-seg-conf", "ct-seg-edges", "ct-seg-cal")
+    calibrated = ("ct-seg-tumour-edges", "ct-seg-conf", "ct-seg-edges", "ct-seg-cal")
     source = next((build / name for name in calibrated if (build / name / METADATA_FILE).is_file()), None)
     if source is None:
         source = _training_run(build) / "model"
@@ -324,6 +346,7 @@ def main(build: Path) -> None:
         "Decision calibration": _calibration(package),
         "Bone-edge refinement": _bone_edges(package),
         "Tumour confidence": _confidence(package),
+        "Tumour-edge refinement": _tumour_edges(package),
         **dict(_results(build, name, evaluations) for name in RESULTS),
         f"Results: held-out lesions inserted into the bundled real CT ({_cohort(build, 'real-ct')}, test split; tumour only; one real anatomy)": _table(evaluations, "eval-real"),
         "Baseline: classical hip-bone provider on the default-settings test cases (where it finds no pelvis the case is refused and scores 0, tumour included)": _table(evaluations, "eval-classical"),

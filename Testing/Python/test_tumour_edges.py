@@ -125,3 +125,15 @@ def _with_edges(package, folder: Path, edges: TumourEdges | None):
 
     inference = {**package.metadata["inference"], "tumour_edges": edges.to_metadata() if edges else None}
     return install_package(package.folder, folder, {}, updates={"inference": inference})
+
+
+def test_calcified_matrix_neither_skews_the_core_nor_is_peeled() -> None:
+    truth, labels, probability, hounsfield = _phantom(tumour_hu=35.0)
+    calcified = truth & (np.indices(truth.shape).sum(axis=0) % 5 == 0)  # chondroid rings and arcs, roughly
+    hounsfield[calcified] = 700.0
+    rim_calcium = (labels == TUMOR.value) & ~truth & (np.indices(truth.shape)[0] == 20)
+    hounsfield[rim_calcium] = 700.0
+    before = dice(labels == TUMOR.value, truth)
+    refine_tumour_edges(labels, probability, hounsfield, TUMOR.value, TumourEdges(10.0))
+    assert (labels[rim_calcium] == TUMOR.value).all()
+    assert dice(labels == TUMOR.value, truth) > before + 0.15  # the voxels blurred by the calcium stay

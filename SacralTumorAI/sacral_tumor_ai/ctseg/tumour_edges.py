@@ -4,10 +4,10 @@ tumour whose density differs from it.
 Where a soft-tissue tumour meets muscle the network is unsure where it ends, and it draws a rim of the
 neighbouring tissue around it: on v0.13.0's seed-16 test split the 2 mm shell just outside a labelled
 chordoma (35 HU, in 50 HU muscle) had a mean tumour probability of 0.73 (docs/ct-segmentation.md). The image
-often says where the edge is even when the network does not. So, per scan: the tumour's *core* (voxels drawn
-as tumour whose probability reaches ``sure_probability``) and the soft tissue in a ring around the drawn
+often says where the edge is even when the network does not. So, per scan: the tumour's *core* (its
+soft-tissue matrix, -50 to 150 HU, where its probability reaches ``sure_probability``) and the soft tissue in a ring around the drawn
 tumour (background voxels 2-4 voxels out, 0-120 HU) each get their median HU; where those differ by at least
-``min_contrast_hu``, every unsure tumour voxel whose smoothed HU is nearer the ring's than the core's becomes
+``min_contrast_hu``, every unsure soft-tissue tumour voxel whose smoothed HU is nearer the ring's than the core's becomes
 background. A tumour of the same density as the muscle around it is left as drawn. ``calibrate-tumour-edges``
 chooses the contrast on validation cases.
 """
@@ -24,6 +24,7 @@ from sacral_tumor_ai.ctseg.bone_edges import bone_boxes
 from sacral_tumor_ai.models.package import ModelPackageError
 
 SOFT_TISSUE_HU = (0.0, 120.0)  # the ring's soft tissue: no fat, no bone
+MATRIX_HU = (-50.0, 150.0)  # a tumour's soft-tissue matrix (a necrotic centre included), not its bone or calcification
 RING_VOXELS = (1, 4)  # the ring: background from this many voxels beyond the drawn tumour out to that many
 SMOOTHING_VOXELS = 1.0  # Gaussian sigma of the HU compared (noise)
 MIN_VOXELS = 20  # fewer core or ring voxels than this: no estimate, nothing peeled
@@ -68,7 +69,10 @@ def tumour_rim(labels: np.ndarray, probability: np.ndarray, hounsfield: np.ndarr
     tumour = labels[box] == tumour_value
     sure = probability[box] >= edges.sure_probability
     hounsfield = ndimage.gaussian_filter(hounsfield[box].astype(np.float32), SMOOTHING_VOXELS)
-    core = ndimage.binary_erosion(tumour & sure)
+    # Calcified or bony matrix would pull the core's median away from the soft tissue the rim is told from,
+    # so the core, and the voxels that may be peeled, are the tumour's soft-tissue matrix only.
+    matrix = (hounsfield > MATRIX_HU[0]) & (hounsfield < MATRIX_HU[1])
+    core = ndimage.binary_erosion(tumour & sure) & matrix
     ring = ndimage.binary_dilation(tumour, iterations=RING_VOXELS[1]) & ~ndimage.binary_dilation(tumour, iterations=RING_VOXELS[0])
     ring &= (labels[box] == 0) & (hounsfield > SOFT_TISSUE_HU[0]) & (hounsfield < SOFT_TISSUE_HU[1])
     if np.count_nonzero(core) < MIN_VOXELS or np.count_nonzero(ring) < MIN_VOXELS:
@@ -76,7 +80,7 @@ def tumour_rim(labels: np.ndarray, probability: np.ndarray, hounsfield: np.ndarr
     core_hu, ring_hu = float(np.median(hounsfield[core])), float(np.median(hounsfield[ring]))
     if abs(core_hu - ring_hu) < edges.min_contrast_hu:
         return rim
-    rim[box] = tumour & ~sure & (np.abs(hounsfield - ring_hu) < np.abs(hounsfield - core_hu))
+    rim[box] = tumour & ~sure & matrix & (np.abs(hounsfield - ring_hu) < np.abs(hounsfield - core_hu))
     return rim
 
 
