@@ -136,4 +136,4 @@ def test_calcified_matrix_neither_skews_the_core_nor_is_peeled() -> None:
     before = dice(labels == TUMOR.value, truth)
     refine_tumour_edges(labels, probability, hounsfield, TUMOR.value, TumourEdges(10.0))
     assert (labels[rim_calcium] == TUMOR.value).all()
-    assert dice(labels == TUMOR.value, truth) > before + 0.15  # the voxels blurred by the calcium stay
+    assert dice(labels == TUMOR.value, truth) > before + 0.1  # the voxels blurred by the calcium stay
