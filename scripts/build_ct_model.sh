@@ -93,7 +93,10 @@ $CLI calibrate-edges --model "$BUILD/ct-seg-cal" --datalist "$BUILD/gen-ct/datal
 # The tumour probability a tumour piece must reach to be kept, chosen on the same validation cases (on the
 # lesion-free real CT v0.11.1's false bladder pieces peaked at 0.85, its true tumours at 1.000).
 $CLI calibrate-confidence --model "$BUILD/ct-seg-edges" --datalist "${DATA[@]}" --split validation --limit 8 --out "$BUILD/ct-seg-conf"
-MODEL="$BUILD/ct-seg-conf" PREVIOUS="$TRAINED"
+# Whether (and from what density contrast) the rim of tissue drawn around a tumour is peeled, chosen on the
+# same validation cases (v0.13.0's tumours carried a rim of muscle the network was unsure of).
+$CLI calibrate-tumour-edges --model "$BUILD/ct-seg-conf" --datalist "${DATA[@]}" --split validation --limit 8 --out "$BUILD/ct-seg-tumour-edges"
+MODEL="$BUILD/ct-seg-tumour-edges" PREVIOUS="$TRAINED"
 # A third generated cohort at the default settings, never used in training or calibration (all 25 scored).
 [ -f "$BUILD/gen-default/datalist.json" ] || $CLI cohort --cases 25 --seed 2026 --out "$BUILD/gen-default" --no-montage --no-prostheses
 evaluate() {  # MODEL_FOLDER SUFFIX: the test sets the card reports
