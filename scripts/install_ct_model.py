@@ -318,7 +318,7 @@ def _trained(build: Path, package: ModelPackage) -> tuple[list[str], list[str]]:
     history = (run / "training_log.csv").read_text().strip().splitlines()
     config = package.metadata["training"]["config"]
     made = [
-            "Trained by `scripts/build_ct_model.sh` (the project's own `cohort`, `train-seg`, `calibrate-seg`, `calibrate-edges` and `evaluate-seg` commands) on a 2-core CPU. "
+            "Trained by `scripts/build_ct_model.sh` (the project's own `cohort`, `train-seg`, `calibrate-seg`, `calibrate-edges`, `calibrate-confidence`, `calibrate-tumour-edges` and `evaluate-seg` commands) on a 2-core CPU. "
             "Its weights descend from earlier releases: 8 epochs on generated cases (v0.1.0), then fine-tuning on generated cases plus lesions inserted into the one bundled real CT, the real cases' tumour-only labels trained with the marginal loss so that the unlabelled real bones are never called background (v0.2.0 on generator 1.0 data, v0.3.0 on 1.2, v0.4.0 on 1.3, 15 epochs; v0.4.2, bundled until v0.11.1, is v0.4.0 calibrated; v0.11.1 is v0.4.0 fine-tuned 15 epochs on generator 1.6 data and calibrated; v0.11.3 is v0.11.1 with test-time mirroring, calibrated again). "
             f"This release fine-tunes {_initial_model(config)}'s weights again, for {config['epochs']} epochs at a peak learning rate of {config['learning_rate']:g} ({_schedule(config)}), on: {package.metadata['training']['data']}",
             "Candidates trained between v0.4.2 and this release, and why they were not shipped, are in docs/ct-segmentation.md (\"What was tried\").",

@@ -54,8 +54,8 @@ class SegTrainingConfig:
     warmup_epochs: int = 2
     gradient_clip: float = 5.0  # max gradient norm; keeps early training from diverging
     # "bfloat16": forward passes under autocast (the loss and weights stay float32). About twice as fast per
-    # step on a CPU with native bfloat16 (benchmarks/bench_training.py); its effect on a full fine-tune is
-    # unmeasured, so the bundled recipes keep float32.
+    # step on a CPU with native bfloat16 (benchmarks/bench_training.py); the bundled v0.13.1 was fine-tuned
+    # in it (scripts/ct_continue_config.json), the earlier recipes in float32.
     precision: str = "float32"
     # Weight of the soft Dice term beside cross-entropy (1 = MONAI's DiceCELoss). Lower it to curb the
     # volume bias of soft Dice at uncertain boundaries (training.seg_loss).
