@@ -41,8 +41,11 @@ class TumourEdges:
     def from_metadata(cls, value: dict[str, Any] | None) -> TumourEdges | None:
         if value is None:
             return None
-        edges = cls(float(value["min_contrast_hu"]), float(value.get("sure_probability", 0.95)))
-        if edges.min_contrast_hu < 0 or not 0.5 < edges.sure_probability < 1.0:
+        try:
+            edges = cls(float(value["min_contrast_hu"]), float(value.get("sure_probability", 0.95)))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            edges = None
+        if edges is None or edges.min_contrast_hu < 0 or not 0.5 < edges.sure_probability < 1.0:
             raise ModelPackageError(f"tumour_edges: min_contrast_hu must be >= 0 and sure_probability in (0.5, 1), not {value}")
         return edges
 
