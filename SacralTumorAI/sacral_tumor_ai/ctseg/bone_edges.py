@@ -111,7 +111,7 @@ def grown(candidates: EdgeCandidates, removed: np.ndarray, grow_above_hu: float 
     return ndimage.binary_dilation(kept, structure) & candidates.background & (candidates.hounsfield >= grow_above_hu)
 
 
-def bone_boxes(labels: np.ndarray, values: tuple[int, ...], margin: int) -> dict[int, tuple[slice, ...]]:
+def value_boxes(labels: np.ndarray, values: tuple[int, ...], margin: int) -> dict[int, tuple[slice, ...]]:
     """The index box of each of ``values`` present in ``labels``, grown by ``margin`` voxels (clipped)."""
     boxes = ndimage.find_objects(labels)  # one pass, no copy of a big labelmap
     return {
@@ -146,7 +146,7 @@ def refine_bone_edges(
         return False
     halo = HALO_SLICES if structure[0, 1, 1] else 0  # no neighbours across slices: slabs need no overlap
     removals, additions = [], []  # (index arrays, value): every bone judged on the unrefined labels
-    for value, box in bone_boxes(labels, values, margin=1).items():
+    for value, box in value_boxes(labels, values, margin=1).items():
         z_start, z_stop = box[0].start, box[0].stop
         plane = (box[1].stop - box[1].start) * (box[2].stop - box[2].start)
         step = max(1, slab_voxels // max(plane, 1))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from sacral_tumor_ai.ctseg.bone_edges import bone_boxes
+from sacral_tumor_ai.ctseg.bone_edges import value_boxes
 from sacral_tumor_ai.models.package import ModelPackageError
 
 SOFT_TISSUE_HU = (0.0, 120.0)  # the ring's soft tissue: no fat, no bone
@@ -66,7 +66,7 @@ def tumour_rim(labels: np.ndarray, probability: np.ndarray, hounsfield: np.ndarr
     """The unsure tumour voxels (bool, z-y-x) nearer in density to the surrounding soft tissue than to the
     tumour's core; none where the core and the ring differ by less than ``edges.min_contrast_hu``."""
     rim = np.zeros(labels.shape, bool)
-    box = bone_boxes(labels, (tumour_value,), RING_VOXELS[1] + 2).get(tumour_value)
+    box = value_boxes(labels, (tumour_value,), RING_VOXELS[1] + 2).get(tumour_value)
     if box is None:
         return rim
     tumour = labels[box] == tumour_value

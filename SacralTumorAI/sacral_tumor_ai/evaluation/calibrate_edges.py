@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from sacral_tumor_ai.ctseg.bone_edges import BoneEdges, bone_boxes, edge_candidates, grown, peeled, refinable_structure
+from sacral_tumor_ai.ctseg.bone_edges import BoneEdges, value_boxes, edge_candidates, grown, peeled, refinable_structure
 from sacral_tumor_ai.ctseg.pipeline import segment_ct
 from sacral_tumor_ai.ctseg.spec import CTModelSpec, bone_values
 from sacral_tumor_ai.errors import AnatomyNotFoundError, SacralTumorAIError
@@ -65,7 +65,7 @@ def score_case(
 ) -> EdgeScores:
     """Bone Dice of every threshold pair of the grids, for one case's unrefined labels (all z-y-x arrays)."""
     dice: dict[tuple[float | None, float | None], dict[str, float]] = {pair: {} for pair in product(SHELL_GRID, GROW_GRID)}
-    boxes = bone_boxes(labels, values, margin=1)
+    boxes = value_boxes(labels, values, margin=1)
     for value in values:
         truth = reference == value
         box = boxes.get(value)
