@@ -17,6 +17,7 @@ import numpy as np
 from sacral_tumor_ai.ctseg.inference import predict_probabilities
 from sacral_tumor_ai.ctseg.preprocess import labels_to_grid, prepare_ct
 from sacral_tumor_ai.ctseg.spec import CTModelSpec
+from sacral_tumor_ai.evaluation.segmentation_metrics import dice
 from sacral_tumor_ai.io import read_image
 from sacral_tumor_ai.labels import TUMOR
 from sacral_tumor_ai.models.networks import load_network
@@ -30,11 +31,7 @@ def dice_by_level(probabilities: np.ndarray, tumour_channel: int, reference: np.
     tumour = probabilities[tumour_channel]
     others = np.delete(probabilities, tumour_channel, axis=0).max(axis=0)
     share = tumour / (tumour + others + 1e-8)
-    scores = []
-    for level in LEVELS:
-        drawn = share > level
-        scores.append(float(2 * np.count_nonzero(drawn & reference) / max(np.count_nonzero(drawn) + np.count_nonzero(reference), 1)))
-    return scores
+    return [dice(share > level, reference) for level in LEVELS]
 
 
 def main() -> None:

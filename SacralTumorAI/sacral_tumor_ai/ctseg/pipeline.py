@@ -71,10 +71,9 @@ def segment_ct(
     progress.step(0.1, "loading the model")
     network = load_network(package, device)
     raw, tumour_probability = predict_labels_and_tumour(network, prepared.channels, spec, device, progress)
-    if spec.tumour_edges is not None:
-        hounsfield = soft_tissue_hounsfield(prepared.channels, spec.windows)
-        refine_tumour_edges(raw, tumour_probability, hounsfield, TUMOR.value, spec.tumour_edges)
-        del hounsfield
+    # The tumour-edge refinement reads the soft-tissue HU once the tumour pieces are chosen (below), as
+    # calibrate-tumour-edges scores it; only that channel is kept past the network's input.
+    hounsfield = soft_tissue_hounsfield(prepared.channels, spec.windows) if spec.tumour_edges is not None else None
     grid, body, metal_ml = prepared.grid, prepared.body, prepared.metal_ml
     del network, prepared  # the network's input goes before the labelmap is made
     timings["network"] = time.perf_counter() - mark
@@ -89,8 +88,10 @@ def segment_ct(
         # Only the drops that changed the result are reported: the largest-piece rule removes smaller pieces
         # anyway, and a warning for them is noise.
         unsure = [piece for piece in unsure if piece[0] > kept_ml]
-        del tumour_probability
     raw, dropped_ml = drop_tumour_far_from_pelvis(raw, bone_values(spec), spacing_zyx)
+    if hounsfield is not None:
+        refine_tumour_edges(raw, tumour_probability, hounsfield, TUMOR.value, spec.tumour_edges)
+    del tumour_probability, hounsfield
     refine = _bone_edge_refinement(scan, spec, timings) if provider.segment is None else None  # the model's own bones only
     labelmap = labels_onto_input(raw, grid, scan, body, spec.label_values(), provider, progress, refine, bones_through_tumour=True)
     scan.release()  # the refinement's last slab

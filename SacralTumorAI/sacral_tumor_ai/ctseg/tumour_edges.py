@@ -53,13 +53,20 @@ class TumourEdges:
         return {"min_contrast_hu": self.min_contrast_hu, "sure_probability": self.sure_probability}
 
 
-def soft_tissue_hounsfield(channels: np.ndarray, windows: tuple[tuple[float, float], ...]) -> np.ndarray:
-    """HU (float32, z-y-x) back from the first input channel whose window holds the soft-tissue range (its
-    values outside the window are clipped, which the refinement never reads)."""
-    for channel, (low, high) in zip(channels, windows):
+def soft_tissue_channel(windows: tuple[tuple[float, float], ...]) -> int:
+    """The first input channel whose HU window holds the soft-tissue range (ModelPackageError if none)."""
+    for index, (low, high) in enumerate(windows):
         if low <= SOFT_TISSUE_HU[0] and high >= SOFT_TISSUE_HU[1]:
-            return channel.astype(np.float32) * np.float32(high - low) + np.float32(low)
+            return index
     raise ModelPackageError(f"tumour_edges needs an input window covering {SOFT_TISSUE_HU[0]:g}-{SOFT_TISSUE_HU[1]:g} HU; the model's are {list(windows)}")
+
+
+def soft_tissue_hounsfield(channels: np.ndarray, windows: tuple[tuple[float, float], ...]) -> np.ndarray:
+    """HU (float32, z-y-x) back from the :func:`soft_tissue_channel` (its values outside the window are
+    clipped, which the refinement never reads)."""
+    index = soft_tissue_channel(windows)
+    low, high = windows[index]
+    return channels[index].astype(np.float32) * np.float32(high - low) + np.float32(low)
 
 
 def tumour_rim(labels: np.ndarray, probability: np.ndarray, hounsfield: np.ndarray, tumour_value: int, edges: TumourEdges) -> np.ndarray:

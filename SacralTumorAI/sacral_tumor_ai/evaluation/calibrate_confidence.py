@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from sacral_tumor_ai.ctseg.postprocess import drop_tumour_far_from_pelvis, piece_maxima, tumour_pieces
-from sacral_tumor_ai.ctseg.spec import CTModelSpec, bone_values
+from sacral_tumor_ai.ctseg.postprocess import piece_maxima, tumour_pieces
+from sacral_tumor_ai.ctseg.spec import CTModelSpec
 from sacral_tumor_ai.errors import SacralTumorAIError
-from sacral_tumor_ai.evaluation.calibrate_seg import CalibrationCase, collect_case, decided_labels
+from sacral_tumor_ai.evaluation.calibrate_seg import CalibrationCase, collect_case, pipeline_labels, tumour_probability
 from sacral_tumor_ai.labels import TUMOR
 from sacral_tumor_ai.models.networks import load_network
 from sacral_tumor_ai.models.package import install_package, load_package
@@ -53,14 +53,10 @@ class Piece:
 
 def case_pieces(case: CalibrationCase, spec: CTModelSpec) -> list[Piece]:
     """The case's tumour pieces as the pipeline decides them (the package's offsets, far pieces dropped)."""
-    values = np.asarray(spec.label_values(), np.uint8)
-    labels = decided_labels(case, np.asarray(spec.decision_offsets(), np.float32), values)
-    labels, _ = drop_tumour_far_from_pelvis(labels, bone_values(spec), case.spacing_zyx)
-    pieces, count = tumour_pieces(labels)
+    pieces, count = tumour_pieces(pipeline_labels(case, spec))
     if count == 0:
         return []
-    probability = np.exp(case.log_probabilities[spec.tumour_channel()].astype(np.float32))
-    maxima = piece_maxima(pieces, count, probability)
+    maxima = piece_maxima(pieces, count, tumour_probability(case, spec))
     sizes = np.bincount(pieces.ravel(), minlength=count + 1)
     reference = case.reference == TUMOR.value
     overlap = np.bincount(pieces[reference], minlength=count + 1)

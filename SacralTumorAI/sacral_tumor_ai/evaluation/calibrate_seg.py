@@ -19,7 +19,8 @@ import numpy as np
 
 from sacral_tumor_ai.ctseg.inference import log_probabilities, predict_probabilities
 from sacral_tumor_ai.ctseg.preprocess import labels_to_grid, prepare_ct
-from sacral_tumor_ai.ctseg.spec import CTModelSpec
+from sacral_tumor_ai.ctseg.postprocess import drop_tumour_far_from_pelvis
+from sacral_tumor_ai.ctseg.spec import CTModelSpec, bone_values
 from sacral_tumor_ai.ctseg.tumour_edges import soft_tissue_hounsfield
 from sacral_tumor_ai.errors import SacralTumorAIError
 from sacral_tumor_ai.evaluation.segmentation_metrics import dice
@@ -66,6 +67,19 @@ def collect_case(item: dict[str, Any], network, spec: CTModelSpec, device: str =
 def decided_labels(case: CalibrationCase, offsets: np.ndarray, values: np.ndarray) -> np.ndarray:
     """The case's label ``values`` when ``offsets`` (one per channel) are added before the arg-max."""
     return values[np.argmax(case.log_probabilities.astype(np.float32) + offsets[:, None, None, None], axis=0)]
+
+
+def pipeline_labels(case: CalibrationCase, spec: CTModelSpec) -> np.ndarray:
+    """The case's labels as the pipeline decides them on the model grid: the package's offsets, then tumour
+    pieces far from the pelvis dropped."""
+    values = np.asarray(spec.label_values(), np.uint8)
+    labels = decided_labels(case, np.asarray(spec.decision_offsets(), np.float32), values)
+    return drop_tumour_far_from_pelvis(labels, bone_values(spec), case.spacing_zyx)[0]
+
+
+def tumour_probability(case: CalibrationCase, spec: CTModelSpec) -> np.ndarray:
+    """The case's tumour probability (float32, z-y-x) back from its stored log-probabilities."""
+    return np.exp(case.log_probabilities[spec.tumour_channel()].astype(np.float32))
 
 
 def case_dice(case: CalibrationCase, offsets: np.ndarray, values: np.ndarray) -> dict[str, float]:

@@ -15,11 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from sacral_tumor_ai.ctseg.postprocess import drop_tumour_far_from_pelvis
-from sacral_tumor_ai.ctseg.spec import CTModelSpec, bone_values
-from sacral_tumor_ai.ctseg.tumour_edges import TumourEdges, refine_tumour_edges, soft_tissue_hounsfield
+from sacral_tumor_ai.ctseg.spec import CTModelSpec
+from sacral_tumor_ai.ctseg.tumour_edges import TumourEdges, refine_tumour_edges, soft_tissue_channel
 from sacral_tumor_ai.errors import SacralTumorAIError
-from sacral_tumor_ai.evaluation.calibrate_seg import CalibrationCase, collect_case, decided_labels
+from sacral_tumor_ai.evaluation.calibrate_seg import CalibrationCase, collect_case, pipeline_labels, tumour_probability
 from sacral_tumor_ai.evaluation.segmentation_metrics import dice
 from sacral_tumor_ai.labels import TUMOR
 from sacral_tumor_ai.models.networks import load_network
@@ -33,10 +32,8 @@ TOLERANCE = 0.002
 
 def case_scores(case: CalibrationCase, spec: CTModelSpec) -> list[float]:
     """The case's tumour Dice on the model grid at each of ``CONTRASTS_HU``."""
-    values = np.asarray(spec.label_values(), np.uint8)
-    labels = decided_labels(case, np.asarray(spec.decision_offsets(), np.float32), values)
-    labels, _ = drop_tumour_far_from_pelvis(labels, bone_values(spec), case.spacing_zyx)
-    probability = np.exp(case.log_probabilities[spec.tumour_channel()].astype(np.float32))
+    labels = pipeline_labels(case, spec)
+    probability = tumour_probability(case, spec)
     reference = case.reference == TUMOR.value
     scores = []
     for contrast in CONTRASTS_HU:
@@ -66,7 +63,7 @@ def calibrate_tumour_edges(
     spec = CTModelSpec.from_metadata(package.metadata)
     if spec.tumour_channel() is None:
         raise SacralTumorAIError(f"{model}: the model outputs no tumour")
-    soft_tissue_hounsfield(np.zeros((len(spec.windows), 1, 1, 1), np.float32), spec.windows)  # refuses early
+    soft_tissue_channel(spec.windows)  # a model without a soft-tissue window is refused before any prediction
     network = load_network(package, device)
     items = load_datalists(datalists, split, limit)
     scores, skipped = [], []
