@@ -36,9 +36,27 @@ def _calibration(package) -> list[str]:
         f"({record['cases']} cases; never the test cases): {record['method']}. The weights are those of the training run.",
         "",
         f"- Test-time left-right mirroring: {'on' if inference.get('mirror_left_right') else 'off'}",
+        _window(package),
         f"- Offsets added to each label's log-probability: {json.dumps(inference['decision_offsets'])} (negative: the label must be more probable to win a voxel)",
         "- Validation Dice on the model grid, before -> after: " + ", ".join(f"{name} {before[name]:.3f} -> {after[name]:.3f}" for name in before),
     ]
+
+
+def _window(package) -> str:
+    """The card's line on the sliding window, beside the size the network was trained on."""
+    model_input = package.metadata["input"]
+    window, overlap = model_input["patch_size"], model_input.get("overlap", 0.25)
+    config = package.metadata.get("training", {}).get("config", {})
+    trained = config.get("train_patch_size") or config.get("patch_size")
+    size = "x".join(str(v) for v in window)
+    if trained is None:
+        return f"- Sliding window: {size} voxels, overlap {overlap:g}"
+    same = list(trained) == list(window)
+    return (
+        f"- Sliding window: {size} voxels, overlap {overlap:g} "
+        + ("(the training patches' size: the network's instance normalisation sees what it learned from)" if same else
+           f"(training patches: {'x'.join(str(v) for v in trained)}; with instance normalisation a window of another size is another input)")
+    )
 
 
 def _bone_edges(package) -> list[str]:
@@ -308,7 +326,7 @@ def _trained(build: Path, package: ModelPackage) -> tuple[list[str], list[str]]:
         before = json.loads((origin / METADATA_FILE).read_text())
         made = [
             f"This release is {before['name']} {before['version']}'s package recalibrated by `scripts/build_ct_model.sh` with `CT_RECALIBRATE` "
-            "(its weights and their checksum unchanged; its decision calibration, bone edges and tumour confidence below chosen again). How those weights were made, from its card:",
+            "(its weights and their checksum unchanged; its sliding window, decision calibration, bone edges and tumour confidence below set and chosen again). How those weights were made, from its card:",
             "",
             *_card_section(card, "How it was made"),
         ]

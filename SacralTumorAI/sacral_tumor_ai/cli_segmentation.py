@@ -47,7 +47,10 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     progress = _percent_progress()
     labels = tuple(args.labels.split(",")) if args.labels else None
-    result = calibrate_segmentation_model(args.model, args.datalist, args.split, args.out, args.mirror, args.limit, args.version, args.device, progress, labels)
+    window = tuple(args.window) if args.window else None
+    result = calibrate_segmentation_model(
+        args.model, args.datalist, args.split, args.out, args.mirror, args.limit, args.version, args.device, progress, labels, window, args.overlap,
+    )
     return _report_calibration(result)
 
 
@@ -218,6 +221,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     _calibration_arguments(calibrate, "data list(s); tumour-only items score the tumour only")
     calibrate.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None, help="test-time left-right mirroring (default: as the package has it)")
     calibrate.add_argument("--labels", help="comma-separated labels whose offsets are searched (default: all; the others keep 0), e.g. tumor")
+    calibrate.add_argument(
+        "--window", type=int, nargs=3, metavar=("X", "Y", "Z"),
+        help="sliding-window size in voxels (default: as the package has it); for an instance-normalised network, its training patch size",
+    )
+    calibrate.add_argument("--overlap", type=float, help="sliding-window overlap, 0 to below 1 (default: as the package has it)")
     calibrate.set_defaults(handler=_calibrate)
 
     edges = commands.add_parser(

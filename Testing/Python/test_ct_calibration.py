@@ -144,6 +144,42 @@ def test_only_the_named_labels_are_calibrated(untrained_package: Path, tmp_path:
         calibrate_segmentation_model(untrained_package, [datalist], "test", tmp_path / "other")
 
 
+def test_calibration_sets_the_sliding_window_it_chose_the_offsets_at(untrained_package: Path, tmp_path: Path) -> None:
+    datalist = write_toy_datalist(tmp_path / "data", counts=(0, 1, 0))
+    out = tmp_path / "windowed"
+    calibrate_segmentation_model(untrained_package, [datalist], "validation", out, window=(16, 16, 16), overlap=0.5)
+    package = load_package(out)
+    assert package.metadata["input"]["patch_size"] == [16, 16, 16] and package.metadata["input"]["overlap"] == 0.5
+    spec = CTModelSpec.from_metadata(package.metadata)
+    assert (spec.patch_size, spec.overlap) == ((16, 16, 16), 0.5)
+    original = load_package(untrained_package).metadata["input"]
+    assert original["patch_size"] == [32, 32, 16] and original["overlap"] == 0.25
+    # Without a window the package's own is kept.
+    calibrate_segmentation_model(untrained_package, [datalist], "validation", tmp_path / "kept")
+    assert load_package(tmp_path / "kept").metadata["input"]["patch_size"] == [32, 32, 16]
+    for window, overlap in (((0, 16, 16), None), (None, 1.0)):
+        with pytest.raises(ModelPackageError, match="sliding-window overlap|sliding window"):
+            calibrate_segmentation_model(untrained_package, [datalist], "validation", tmp_path / "bad", window=window, overlap=overlap)
+        assert not (tmp_path / "bad").exists()
+
+
+def test_an_instance_normalised_network_sees_another_input_in_a_larger_window(untrained_package: Path) -> None:
+    """Why the window is a calibrated setting: each window is normalised by its own statistics, so the same
+    voxel gets other probabilities when the window around it grows (the bundled model drew a rim of muscle
+    around every tumour at windows of 96³ after training on patches of 64³)."""
+    from sacral_tumor_ai.models.networks import load_network
+
+    package = load_package(untrained_package)
+    spec = CTModelSpec.from_metadata(package.metadata)
+    network = load_network(package)
+    channels = np.random.default_rng(0).random((len(spec.windows), 32, 64, 64), dtype=np.float32)
+    channels[:, 8:24, 16:48, 16:48] += 1.0  # a bright block: windows that hold more or less of it differ
+    small = predict_probabilities(network, channels, replace(spec, patch_size=(16, 16, 16), overlap=0.5))
+    large = predict_probabilities(network, channels, replace(spec, patch_size=(64, 64, 32), overlap=0.5))
+    assert small.shape == large.shape
+    assert np.abs(small - large).max() > 0.01
+
+
 def test_calibrating_over_the_model_itself_is_refused(untrained_package: Path, tmp_path: Path) -> None:
     datalist = write_toy_datalist(tmp_path / "data", counts=(0, 1, 0))
     before = sha256_of(untrained_package / "model.json")

@@ -183,3 +183,14 @@ def test_refuses_a_negative_dice_weight(toy_datalist: Path, tmp_path: Path) -> N
     with pytest.raises(SacralTumorAIError, match="dice_weight -1.0: expected 0 or more"):
         train_segmentation(SegTrainingConfig(datalist=str(toy_datalist), out=str(tmp_path / "x"), dice_weight=-1.0, **TINY_TRAINING))
     assert not (tmp_path / "x").exists()
+
+
+def test_warns_when_training_patches_and_windows_differ(toy_datalist: Path, tmp_path: Path) -> None:
+    # The bundled model ran windows of 96³ after training on 64³ patches and drew a rim around every tumour.
+    lines: list[str] = []
+    training = {**TINY_TRAINING, "epochs": 1, "train_patch_size": [16, 16, 16]}
+    train_segmentation(SegTrainingConfig(datalist=str(toy_datalist), out=str(tmp_path / "mismatch"), **training), log=lines.append)
+    assert any("warning" in line and "[16, 16, 16]" in line and "calibrate-seg --window" in line for line in lines)
+    lines.clear()
+    train_segmentation(SegTrainingConfig(datalist=str(toy_datalist), out=str(tmp_path / "same"), **{**TINY_TRAINING, "epochs": 1}), log=lines.append)
+    assert not any("warning" in line for line in lines)

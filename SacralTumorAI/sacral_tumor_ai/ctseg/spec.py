@@ -28,6 +28,12 @@ class CTModelSpec:
     tumour_min_probability: float = 0.0  # a tumour piece whose probability never reaches this is dropped, calibrated
     tumour_edges: TumourEdges | None = None  # the rim of tissue drawn around a tumour peeled by density, calibrated
 
+    def __post_init__(self) -> None:
+        if len(self.patch_size) != 3 or min(self.patch_size) < 1:
+            raise ModelPackageError(f"the sliding window must be 3 positive sizes (x, y, z voxels), not {list(self.patch_size)}")
+        if not 0.0 <= self.overlap < 1.0:
+            raise ModelPackageError(f"the sliding-window overlap must be in [0, 1), not {self.overlap}")
+
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any]) -> CTModelSpec:
         model_input = metadata["input"]

@@ -7,6 +7,13 @@ offsets that maximise the mean validation Dice are found by coordinate search on
 reference labels resampled to it by nearest neighbour, no post-processing) and written into a copy of the
 package's metadata with the search's record. The weights are not touched. Measure the result on the test
 split with ``evaluate-seg``: the validation cases chose the offsets, so only the test split is unbiased.
+
+The sliding window can be set here too (``window``, ``overlap``), and the offsets are then chosen for it. A
+network with instance normalisation should see windows of the size it was trained on: its features are
+normalised by each window's own statistics, and a window larger than the training patches holds less tumour
+per voxel than the tumour-centred patches it learned from. The bundled model, trained on patches of 64³ and
+run on windows of 96³ until v0.13.1, drew every tumour with a 2-4 mm rim of muscle, training cases included
+(docs/ct-segmentation.md).
 """
 
 from __future__ import annotations
@@ -181,11 +188,12 @@ def search_offsets(
 def calibrate_segmentation_model(
     model: str | Path, datalists: list[str | Path], split: str, out: str | Path, mirror: bool | None = None,
     limit: int | None = None, version: str | None = None, device: str = "cpu", progress: Progress | None = None,
-    labels: tuple[str, ...] | None = None,
+    labels: tuple[str, ...] | None = None, window: tuple[int, int, int] | None = None, overlap: float | None = None,
 ) -> dict[str, Any]:
     """Choose decision offsets of ``labels`` (default: all; the others keep 0) on ``split`` of the data lists
-    (``limit`` cases of each) and write the package with them, and with test-time mirroring as ``mirror``
-    says (default: as the package has it), to ``out``. Leave out labels whose validation cases do not
+    (``limit`` cases of each) and write the package with them, with test-time mirroring as ``mirror``
+    says and the sliding ``window`` (x, y, z voxels) and ``overlap`` given (default: as the package has
+    them), to ``out``. Leave out labels whose validation cases do not
     represent where the model will be used: an offset fitted to generated bones can erase real ones."""
     progress = progress or Progress()
     package = load_package(model)
@@ -193,7 +201,10 @@ def calibrate_segmentation_model(
     unknown = sorted(set(labels or ()) - set(spec.output_labels))
     if unknown:
         raise SacralTumorAIError(f"{model}: no output labels {', '.join(unknown)}; it outputs {', '.join(spec.output_labels)}")
-    spec = replace(spec, offsets=(), mirror=spec.mirror if mirror is None else mirror)
+    spec = replace(
+        spec, offsets=(), mirror=spec.mirror if mirror is None else mirror,
+        patch_size=tuple(window or spec.patch_size), overlap=spec.overlap if overlap is None else overlap,
+    )
     network = load_network(package, device)
     items = load_datalists(datalists, split, limit)
     cases = []
@@ -216,5 +227,6 @@ def calibrate_segmentation_model(
         "decision_offsets": {name: float(offsets[1 + i]) for i, name in enumerate(spec.output_labels)},
         "calibration": record,
     }
-    calibrated = install_package(model, out, {}, version=version, updates={"inference": inference})
+    model_input = {**package.metadata["input"], "patch_size": list(spec.patch_size), "overlap": spec.overlap}
+    calibrated = install_package(model, out, {}, version=version, updates={"inference": inference, "input": model_input})
     return {"package": str(calibrated.folder), **inference}

@@ -181,6 +181,13 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
     group = distributed.start(config.device)
     out = Path(config.out)
     spec = config.spec()
+    if group.is_main and tuple(config.train_patch_size or config.patch_size) != tuple(config.patch_size):
+        # Instance normalisation makes a window of another size a different input (docs/ct-segmentation.md).
+        log(
+            f"warning: validation and the exported package use windows of {list(config.patch_size)} but training "
+            f"patches are {list(config.train_patch_size)}; the instance-normalised network is best run at its "
+            f"training size (calibrate-seg --window)"
+        )
     cache = out / "cache"
     training_items = _items(config, "training")
     validation_items = _items(config, "validation")
