@@ -56,12 +56,16 @@ def resampled_case(size: tuple[int, int, int]) -> sitk.Image:
     return sitk.Resample(source, grid, sitk.Transform(), sitk.sitkLinear, -1024, sitk.sitkInt16)
 
 
+def spec_of(package) -> CTModelSpec:
+    return CTModelSpec.from_metadata(package.metadata)
+
+
 def network_floor(package, size: tuple[int, int, int], rate: float) -> tuple[float, float, float]:
     """(network FLOPs for the case, seconds at the floor, number of windows); a mirrored package runs the
     network twice per window."""
     import torch
 
-    spec = CTModelSpec.from_metadata(package.metadata)
+    spec = spec_of(package)
     prepared = prepare_ct(resampled_case(size), spec)
     network = load_network(package)
     patch = torch.zeros(1, spec.channels, *reversed(spec.patch_size))
@@ -123,7 +127,8 @@ def main() -> None:
             timed[size] = seconds
             gigabytes = rss * 1.073741824  # the target's GB, 10^9 bytes
             print(f"{label} ({suffix}): end to end {seconds:.1f} s{speed}, peak RSS {gigabytes:.2f} GB (target <= 4 GB: {'met' if gigabytes <= 4 else 'NOT met'})")
-            print(f"{label}: network {network_seconds:.1f} s for {windows} windows, {flops / 1e9:.0f} GFLOP; floor {floor_seconds:.1f} s; time / floor = {network_seconds / floor_seconds:.2f} (network), {seconds / floor_seconds:.2f} (end to end)")
+            runs = f"{windows} windows of {'x'.join(str(v) for v in spec_of(package).patch_size)}" + (", each also mirrored" if spec_of(package).mirror else "")
+            print(f"{label}: network {network_seconds:.1f} s for {runs}, {flops / 1e9:.0f} GFLOP; floor {floor_seconds:.1f} s; time / floor = {network_seconds / floor_seconds:.2f} (network), {seconds / floor_seconds:.2f} (end to end)")
             print(f"{label}: stages {result['timings_s']}")
             classical_started = time.perf_counter()
             from sacral_tumor_ai.bones.classical import classical_bone_labels

@@ -19,6 +19,10 @@
 # with test-time mirroring when CT_MIRROR=1; no training; 25-50 minutes here on 2026-11-28):
 #   mkdir -p build/bundled && cp SacralTumorAI/sacral_tumor_ai/data/models/ct-seg/* build/bundled/
 #   CT_RECALIBRATE=build/bundled CT_VERSION=0.11.2 scripts/build_ct_model.sh   (v0.11.2 from v0.11.1)
+# v0.14.0 is v0.13.1 recalibrated at windows of 64^3 (overlap 0.5) instead of 96^3:
+#   mkdir -p build/init-v0131 && for f in model.json weights.safetensors MODEL_CARD.md; do
+#     git show bd27d10:SacralTumorAI/sacral_tumor_ai/data/models/ct-seg/$f > build/init-v0131/$f; done
+#   CT_RECALIBRATE=build/init-v0131 CT_MIRROR=1 CT_VERSION=0.14.0 scripts/build_ct_model.sh
 # Stage 4 alone, from the bundled v0.11.3 (v0.13.1: 20 minutes of training, then calibration and evaluations):
 #   mkdir -p build/init-v0113 && for f in model.json weights.safetensors MODEL_CARD.md; do
 #     git show 7fce90e:SacralTumorAI/sacral_tumor_ai/data/models/ct-seg/$f > build/init-v0113/$f; done
@@ -84,9 +88,13 @@ fi
 # Bone offsets stay at 0: only generated bones are labelled, and offsets fitted to them erased real bone in the
 # real CT (see the model card). Test-time mirroring (CT_MIRROR=1) doubles the network's time; on v0.9.0's
 # validation cases it gained less than the noise of 24 cases, on v0.11.2's seed-16 test split 0.035 tumour Dice.
+# The sliding window is the training patches' size (64^3, every stage's train_patch_size): the network's
+# instance normalisation makes windows of another size a different input (until v0.13.1 the packages ran
+# 96^3 windows and drew every tumour with a rim of muscle); overlap 0.5, as windows of 64^3 at 0.25 cut
+# some large tumours short at the windows' edges (docs/ct-segmentation.md).
 MIRROR=$([ -n "${CT_MIRROR:-}" ] && echo --mirror || echo --no-mirror)
 $CLI calibrate-seg --model "$TRAINED" --datalist "${DATA[@]}" --split validation --limit 8 \
-  --labels tumor "$MIRROR" --version "${CT_VERSION:-0.12.1}" --out "$BUILD/ct-seg-cal"
+  --labels tumor "$MIRROR" --window 64 64 64 --overlap 0.5 --version "${CT_VERSION:-0.12.1}" --out "$BUILD/ct-seg-cal"
 # The bone surfaces refined at the input's resolution: HU thresholds chosen on generated validation cases
 # finer than the model grid (the real CT's 3 mm voxels are coarser, so it is never refined).
 $CLI calibrate-edges --model "$BUILD/ct-seg-cal" --datalist "$BUILD/gen-ct/datalist.json" --split validation --limit 8 --out "$BUILD/ct-seg-edges"

@@ -37,6 +37,10 @@ def test_package_is_small_verified_and_documented() -> None:
     confidence = inference["tumour_confidence_calibration"]
     assert confidence["split"] == "validation" and "## Tumour confidence" in card
     assert 0.5 < inference["tumour_min_probability"] < confidence["least_sure_tumour"]
+    # The network (instance normalisation) runs on windows of the size it was trained on: at 96³ after
+    # 64³ training patches, v0.13.1 and every earlier release drew a rim of muscle around each tumour.
+    assert package.metadata["input"]["patch_size"] == package.metadata["training"]["config"]["train_patch_size"]
+    assert "the training patches' size" in card
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +72,8 @@ def test_the_real_ct_without_a_lesion_gets_no_tumour(tmp_path: Path) -> None:
     """On the real CT itself (no lesion inserted) the models have called soft tissue tumour: v0.4.2 4.2 mL in
     the abdomen, 113 mm from any bone (the far-tumour rule drops such pieces); v0.11.1 1.3 mL of the bladder
     beside the right hip bone, at a tumour probability of 0.86 at most. The calibrated level drops such
-    pieces (v0.11.2 at 0.947; v0.11.3 and v0.13.1, mirroring, draw them at 0.61 and 0.71 at most, under their
-    0.723 and 0.755): no tumour,
+    pieces (v0.11.2 at 0.947; v0.11.3, v0.13.1 and v0.14.0, mirroring, draw them at 0.61, 0.71 and 0.54 at
+    most, under their 0.723, 0.755 and 0.784): no tumour,
     and the user is told what was left out and why."""
     assert main(["run", str(demo_ct_path()), "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "result.json").read_text())

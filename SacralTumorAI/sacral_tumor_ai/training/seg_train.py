@@ -54,7 +54,7 @@ class SegTrainingConfig:
     warmup_epochs: int = 2
     gradient_clip: float = 5.0  # max gradient norm; keeps early training from diverging
     # "bfloat16": forward passes under autocast (the loss and weights stay float32). About twice as fast per
-    # step on a CPU with native bfloat16 (benchmarks/bench_training.py); the bundled v0.13.1 was fine-tuned
+    # step on a CPU with native bfloat16 (benchmarks/bench_training.py); the bundled v0.14.0's weights were fine-tuned
     # in it (scripts/ct_continue_config.json), the earlier recipes in float32.
     precision: str = "float32"
     # Weight of the soft Dice term beside cross-entropy (1 = MONAI's DiceCELoss). Lower it to curb the
