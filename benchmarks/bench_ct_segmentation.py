@@ -127,7 +127,8 @@ def main() -> None:
             timed[size] = seconds
             gigabytes = rss * 1.073741824  # the target's GB, 10^9 bytes
             print(f"{label} ({suffix}): end to end {seconds:.1f} s{speed}, peak RSS {gigabytes:.2f} GB (target <= 4 GB: {'met' if gigabytes <= 4 else 'NOT met'})")
-            runs = f"{windows} windows of {'x'.join(str(v) for v in spec_of(package).patch_size)}" + (", each also mirrored" if spec_of(package).mirror else "")
+            spec = spec_of(package)
+            runs = f"{windows} windows of {'x'.join(str(v) for v in spec.patch_size)}" + (", each also mirrored" if spec.mirror else "")
             print(f"{label}: network {network_seconds:.1f} s for {runs}, {flops / 1e9:.0f} GFLOP; floor {floor_seconds:.1f} s; time / floor = {network_seconds / floor_seconds:.2f} (network), {seconds / floor_seconds:.2f} (end to end)")
             print(f"{label}: stages {result['timings_s']}")
             classical_started = time.perf_counter()

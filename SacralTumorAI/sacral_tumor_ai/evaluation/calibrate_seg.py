@@ -10,10 +10,9 @@ split with ``evaluate-seg``: the validation cases chose the offsets, so only the
 
 The sliding window can be set here too (``window``, ``overlap``), and the offsets are then chosen for it. A
 network with instance normalisation should see windows of the size it was trained on: its features are
-normalised by each window's own statistics, and a window larger than the training patches holds less tumour
-per voxel than the tumour-centred patches it learned from. The bundled model, trained on patches of 64³ and
-run on windows of 96³ until v0.13.1, drew every tumour with a 2-4 mm rim of muscle, training cases included
-(docs/ct-segmentation.md).
+normalised by each window's own statistics, so a window of another size is, to it, another input. The
+bundled model, trained on patches of 64³ and run on windows of 96³ until v0.13.1, drew every tumour with a
+2-4 mm rim of muscle, training cases included (docs/ct-segmentation.md, "The window").
 """
 
 from __future__ import annotations
