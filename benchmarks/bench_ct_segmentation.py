@@ -99,7 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(bundled_model_path("ct-seg")))
     parser.add_argument("--datalist", help="generated cohort data list whose test cases score the classical provider against the model (default: new unseen cases)")
-    parser.add_argument("--cases", type=int, default=5, help="cases for the classical-vs-model Dice")
+    parser.add_argument("--cases", type=int, default=5, help="cases for the classical-vs-model Dice (0: skip it)")
     parser.add_argument("--huge", action="store_true", help="also a 1024 x 1024 x 900 scan (memory check)")
     parser.add_argument("--compressed", action="store_true", help="write the scans as .nii.gz instead of .nii")
     parser.add_argument("--toggle-mirror", action="store_true", help="also the package with test-time mirroring switched, on the 512 x 512 x 300 scan")
@@ -140,7 +140,9 @@ def main() -> None:
             precision_timing(args.model, Path(folder), suffix, timed[sizes[0]])
         if args.toggle_mirror:
             mirror_timing(Path(args.model), Path(folder), suffix)
-        if args.datalist:
+        if args.cases <= 0:
+            print("classical vs model: skipped (--cases 0)")
+        elif args.datalist:
             classical_vs_model(Path(args.model), Path(args.datalist), "test", args.cases)
         else:
             classical_vs_model(Path(args.model), unseen_cohort(Path(folder), args.cases), "all", args.cases)
