@@ -56,16 +56,12 @@ def resampled_case(size: tuple[int, int, int]) -> sitk.Image:
     return sitk.Resample(source, grid, sitk.Transform(), sitk.sitkLinear, -1024, sitk.sitkInt16)
 
 
-def spec_of(package) -> CTModelSpec:
-    return CTModelSpec.from_metadata(package.metadata)
-
-
 def network_floor(package, size: tuple[int, int, int], rate: float) -> tuple[float, float, float]:
     """(network FLOPs for the case, seconds at the floor, number of windows); a mirrored package runs the
     network twice per window."""
     import torch
 
-    spec = spec_of(package)
+    spec = CTModelSpec.from_metadata(package.metadata)
     prepared = prepare_ct(resampled_case(size), spec)
     network = load_network(package)
     patch = torch.zeros(1, spec.channels, *reversed(spec.patch_size))
@@ -113,6 +109,8 @@ def main() -> None:
     rate = rates[precision]
     measured = ", ".join(f"{dtype} {value / 1e9:.0f}" for dtype, value in rates.items())
     print(f"machine: matmul {measured} GFLOP/s with {torch.get_num_threads()} threads; inference runs in {precision} (floor at its rate)")
+    spec = CTModelSpec.from_metadata(package.metadata)
+    windows_of = f"windows of {'x'.join(str(v) for v in spec.patch_size)}" + (", each also mirrored" if spec.mirror else "")
     sizes = [(512, 512, 300)] + ([(1024, 1024, 900)] if args.huge else [])
     suffix = ".nii.gz" if args.compressed else ".nii"
     with tempfile.TemporaryDirectory() as folder:
@@ -127,9 +125,7 @@ def main() -> None:
             timed[size] = seconds
             gigabytes = rss * 1.073741824  # the target's GB, 10^9 bytes
             print(f"{label} ({suffix}): end to end {seconds:.1f} s{speed}, peak RSS {gigabytes:.2f} GB (target <= 4 GB: {'met' if gigabytes <= 4 else 'NOT met'})")
-            spec = spec_of(package)
-            runs = f"{windows} windows of {'x'.join(str(v) for v in spec.patch_size)}" + (", each also mirrored" if spec.mirror else "")
-            print(f"{label}: network {network_seconds:.1f} s for {runs}, {flops / 1e9:.0f} GFLOP; floor {floor_seconds:.1f} s; time / floor = {network_seconds / floor_seconds:.2f} (network), {seconds / floor_seconds:.2f} (end to end)")
+            print(f"{label}: network {network_seconds:.1f} s for {windows} {windows_of}, {flops / 1e9:.0f} GFLOP; floor {floor_seconds:.1f} s; time / floor = {network_seconds / floor_seconds:.2f} (network), {seconds / floor_seconds:.2f} (end to end)")
             print(f"{label}: stages {result['timings_s']}")
             classical_started = time.perf_counter()
             from sacral_tumor_ai.bones.classical import classical_bone_labels

@@ -36,7 +36,7 @@ def step_seconds(config: SegTrainingConfig, precision: str, steps: int) -> float
     torch.manual_seed(0)
     network = build_network(config.architecture()).train()
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate)
-    size = tuple(reversed(config.train_patch_size or config.patch_size))
+    size = tuple(reversed(config.training_patch_size()))
     images = torch.rand(config.batch_size, len(config.windows), *size)
     labels = torch.randint(0, 5, (config.batch_size, 1, *size)).float()
     partial = torch.zeros(config.batch_size, dtype=torch.bool)
@@ -61,7 +61,7 @@ def main() -> None:
     config = SegTrainingConfig(**{**settings, "datalist": "unused", "out": "unused"})
     print(f"machine: matmul float32 {matmul_flops_per_second() / 1e9:.0f}, bfloat16 {matmul_flops_per_second(dtype='bfloat16') / 1e9:.0f} "
           f"GFLOP/s with {torch.get_num_threads()} threads; native bfloat16: {native_bfloat16('cpu')}")
-    patch = "x".join(str(v) for v in (config.train_patch_size or config.patch_size))
+    patch = "x".join(str(v) for v in config.training_patch_size())
     seconds = {precision: step_seconds(config, precision, args.steps) for precision in ("float32", "bfloat16")}
     print(f"training step ({config.batch_size} patches of {patch}, {Path(args.config).name}): float32 {seconds['float32']:.2f} s, "
           f"bfloat16 {seconds['bfloat16']:.2f} s; float32 / bfloat16 = {seconds['float32'] / seconds['bfloat16']:.2f}")

@@ -69,6 +69,10 @@ class SegTrainingConfig:
     training_data: str = ""
     extra_metadata: dict[str, Any] = field(default_factory=dict)
 
+    def training_patch_size(self) -> tuple[int, int, int]:
+        """The training patches' size (x, y, z voxels): ``train_patch_size``, else the inference window."""
+        return tuple(self.train_patch_size or self.patch_size)
+
     def spec(self) -> CTModelSpec:
         return CTModelSpec(tuple(self.spacing), tuple(tuple(w) for w in self.windows), tuple(self.patch_size), OUTPUT_LABELS)
 
@@ -181,11 +185,11 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
     group = distributed.start(config.device)
     out = Path(config.out)
     spec = config.spec()
-    if group.is_main and tuple(config.train_patch_size or config.patch_size) != tuple(config.patch_size):
+    if group.is_main and config.training_patch_size() != tuple(config.patch_size):
         # Instance normalisation makes a window of another size a different input (docs/ct-segmentation.md).
         log(
             f"warning: validation and the exported package use windows of {list(config.patch_size)} but training "
-            f"patches are {list(config.train_patch_size)}; the instance-normalised network is best run at its "
+            f"patches are {list(config.training_patch_size())}; the instance-normalised network is best run at its "
             f"training size (calibrate-seg --window)"
         )
     cache = out / "cache"
@@ -209,7 +213,7 @@ def train_segmentation(config: SegTrainingConfig, resume: bool = False, log=prin
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     start_epoch, best, history = resume_run(out / "checkpoint.pt", network, optimizer, resume, log if group.is_main else None, "mean validation Dice")
 
-    train_spec = replace(spec, patch_size=tuple(config.train_patch_size or spec.patch_size))
+    train_spec = replace(spec, patch_size=config.training_patch_size())
     dataset = Dataset(training_cases, training_transforms(train_spec, config.samples_per_case, config.mirror_probability, config.crop_weights))
     for epoch in range(start_epoch, config.epochs):
         set_determinism(config.seed * 1000 + epoch * 10 + group.rank)
